@@ -1,0 +1,32 @@
+//! What a fixed session promises. Each file is one promise; a failing test's
+//! name says which one is broken.
+
+mod back_pressure;
+mod cancellation;
+mod order;
+mod owned_stream;
+mod zero_copy;
+
+use futures::{Stream, StreamExt};
+use lesson::Snapshot;
+use lesson_support::within;
+
+/// Reads every item of `stream` until it ends, or fails the check if it
+/// does not end.
+async fn drain<S>(stream: S) -> Vec<std::io::Result<Snapshot>>
+where
+    S: Stream<Item = std::io::Result<Snapshot>>,
+{
+    within("the stream to end", stream.collect()).await
+}
+
+/// The payloads of `items`, as text, failing on any error item.
+fn payloads(items: &[std::io::Result<Snapshot>]) -> Vec<String> {
+    items
+        .iter()
+        .map(|item| {
+            let snapshot = item.as_ref().expect("no read error was scripted");
+            String::from_utf8_lossy(&snapshot.payload).into_owned()
+        })
+        .collect()
+}

@@ -1,0 +1,120 @@
+//! # Lesson 01, reference solution: a worker owns the buffer
+//!
+//! The session's buffer has one owner, a worker task. Consumers never borrow
+//! it: each response is cut off the front of the buffer as a `Bytes`, an
+//! owned, reference-counted view of the same memory the connection was read
+//! into. No byte is copied after the read, and the stream that carries the
+//! responses owns everything it holds, so it is `Send + 'static`.
+#![forbid(unsafe_code)]
+
+use std::io;
+
+use bytes::{Bytes, BytesMut};
+use futures::Stream;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+/// How many bytes the session asks the connection for at a time.
+const READ_SIZE: usize = 4096;
+
+/// One response of the session: a line of the connection, without its `\n`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The position of the response in the session, from 0.
+    pub seq: u64,
+    /// The line's bytes.
+    pub payload: Bytes,
+}
+
+/// A session on one connection: it reads into `buf` and cuts it into lines.
+/// A last line without a `\n` is a response too.
+pub struct Session<R> {
+    reader: R,
+    buf: BytesMut,
+    next_seq: u64,
+}
+
+// ANCHOR: into_stream
+impl<R> Session<R>
+// `'static` here means "R holds no borrows": the task below owns the reader,
+// and a reader that borrowed (say, `&mut TcpStream`) could die under it.
+where
+    R: AsyncRead + Unpin + Send + 'static,
+{
+    pub fn new(reader: R) -> Self {
+        Session {
+            reader,
+            buf: BytesMut::with_capacity(READ_SIZE),
+            next_seq: 0,
+        }
+    }
+
+    /// The session's responses, in order, then the read error if there is
+    /// one. At most `capacity` responses wait in the stream for a slow
+    /// consumer.
+    pub fn into_stream(
+        self,
+        capacity: usize,
+    ) -> impl Stream<Item = io::Result<Snapshot>> + Send + 'static {
+        // Bounded: when the consumer stalls, `send` waits, the worker stops
+        // reading, and the connection's own flow control pushes back.
+        let (tx, rx) = mpsc::channel(capacity);
+        // `run` takes `self` by value: the task owns the session outright.
+        tokio::spawn(self.run(tx));
+        ReceiverStream::new(rx)
+    }
+    // ANCHOR_END: into_stream
+
+    // ANCHOR: worker
+    /// The worker: reads, cuts lines, sends them, until the input ends, the
+    /// read fails or the consumer goes away.
+    async fn run(mut self, tx: mpsc::Sender<io::Result<Snapshot>>) {
+        loop {
+            while let Some(snapshot) = self.next_line() {
+                if tx.send(Ok(snapshot)).await.is_err() {
+                    return; // the stream was dropped
+                }
+            }
+            self.buf.reserve(READ_SIZE);
+            let read = tokio::select! {
+                read = self.reader.read_buf(&mut self.buf) => read,
+                // A silent connection must not keep the worker (and the
+                // connection) alive after the consumer is gone.
+                () = tx.closed() => return,
+            };
+            match read {
+                Ok(0) => {
+                    if !self.buf.is_empty() {
+                        let rest = self.buf.split().freeze();
+                        let last = self.snapshot(rest);
+                        let _ = tx.send(Ok(last)).await;
+                    }
+                    return;
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    let _ = tx.send(Err(error)).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Cuts the first complete line off the buffer, without copying it:
+    /// `split_to` + `freeze` turn the front of the `BytesMut` into a `Bytes`
+    /// that shares the allocation, and `truncate` drops the `\n` from the view.
+    fn next_line(&mut self) -> Option<Snapshot> {
+        let newline = self.buf.iter().position(|byte| *byte == b'\n')?;
+        let mut line = self.buf.split_to(newline + 1).freeze();
+        line.truncate(newline);
+        Some(self.snapshot(line))
+    }
+    // ANCHOR_END: worker
+
+    fn snapshot(&mut self, payload: Bytes) -> Snapshot {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        Snapshot { seq, payload }
+    }
+}

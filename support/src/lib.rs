@@ -1,0 +1,132 @@
+//! What the lesson checks share: a timeout that names what hung, the runtime's
+//! live task count, and a scripted reader that plays a connection.
+//!
+//! Checks run on tokio's current-thread runtime with paused time
+//! (`#[tokio::test(start_paused = true)]`): when every task is waiting, the
+//! clock jumps to the next timer, so a timeout fires at once instead of
+//! hanging, and "let everything run" is a short sleep.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, ReadBuf};
+
+/// How long a check waits for one step before calling it a hang. With paused
+/// time this costs nothing when things work, and fails at once when they don't.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Awaits `future`, or panics with `what` if it has not finished within
+/// [`PATIENCE`] of (paused) runtime time. No check may hang.
+pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
+    match tokio::time::timeout(PATIENCE, future).await {
+        Ok(output) => output,
+        Err(_) => panic!("timed out after {PATIENCE:?} waiting for: {what}"),
+    }
+}
+
+/// Lets every other task run until it waits on something. Under paused time
+/// the sleep only ends once the runtime is idle.
+pub async fn settle() {
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Tasks that have been spawned on the current runtime and not yet finished.
+pub fn alive_tasks() -> usize {
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
+}
+
+/// What a [`ScriptedReader`] does once its chunks are used up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Then {
+    /// Reports end of input, like a closed connection.
+    Eof,
+    /// Never answers again, like a silent peer.
+    Hang,
+    /// Fails with `io::ErrorKind::ConnectionReset`.
+    Fail,
+}
+
+/// An `AsyncRead` that plays a connection: it delivers the given chunks, one
+/// per read call, then does what [`Then`] says. A probe, shared with the
+/// check, counts the reads and tells whether the reader was dropped.
+pub struct ScriptedReader {
+    chunks: VecDeque<Vec<u8>>,
+    then: Then,
+    probe: Arc<ReaderProbe>,
+}
+
+/// The check's side of a [`ScriptedReader`].
+#[derive(Debug, Default)]
+pub struct ReaderProbe {
+    chunks_delivered: AtomicUsize,
+    dropped: AtomicBool,
+}
+
+impl ReaderProbe {
+    /// How many chunks the reader has handed out so far.
+    pub fn chunks_delivered(&self) -> usize {
+        self.chunks_delivered.load(Ordering::SeqCst)
+    }
+
+    /// Whether the reader (the "connection") has been dropped.
+    pub fn dropped(&self) -> bool {
+        self.dropped.load(Ordering::SeqCst)
+    }
+}
+
+impl ScriptedReader {
+    pub fn new<I, C>(chunks: I, then: Then) -> (Self, Arc<ReaderProbe>)
+    where
+        I: IntoIterator<Item = C>,
+        C: AsRef<[u8]>,
+    {
+        let probe = Arc::new(ReaderProbe::default());
+        let reader = ScriptedReader {
+            chunks: chunks.into_iter().map(|c| c.as_ref().to_vec()).collect(),
+            then,
+            probe: Arc::clone(&probe),
+        };
+        (reader, probe)
+    }
+}
+
+impl AsyncRead for ScriptedReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let Some(chunk) = self.chunks.front_mut() else {
+            return match self.then {
+                Then::Eof => Poll::Ready(Ok(())),
+                // Never woken: the peer has nothing more to say.
+                Then::Hang => Poll::Pending,
+                Then::Fail => Poll::Ready(Err(io::ErrorKind::ConnectionReset.into())),
+            };
+        };
+        let n = chunk.len().min(out.remaining());
+        out.put_slice(&chunk[..n]);
+        chunk.drain(..n);
+        if chunk.is_empty() {
+            self.chunks.pop_front();
+            self.probe.chunks_delivered.fetch_add(1, Ordering::SeqCst);
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl Drop for ScriptedReader {
+    fn drop(&mut self) {
+        self.probe.dropped.store(true, Ordering::SeqCst);
+    }
+}
