@@ -7,6 +7,11 @@ mod order;
 mod owned_stream;
 mod zero_copy;
 
+#[test]
+fn no_shortcut_fakes_static() {
+    lesson_support::assert_no_shortcuts(env!("CARGO_MANIFEST_DIR"));
+}
+
 use futures::{Stream, StreamExt};
 use lesson::Snapshot;
 use lesson_support::within;

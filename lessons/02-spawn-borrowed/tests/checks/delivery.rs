@@ -1,0 +1,39 @@
+//! Every plugin receives every message, exactly once, with its metadata.
+
+use lesson::Dispatcher;
+
+use super::{Outcome, Recorder, as_plugins, finish, meta, payload};
+
+#[tokio::test(start_paused = true)]
+async fn every_plugin_receives_every_message_once() {
+    let recorders = [
+        Recorder::new("audit", Outcome::Succeed),
+        Recorder::new("metrics", Outcome::Succeed),
+        Recorder::new("search", Outcome::Succeed),
+    ];
+    let dispatcher = Dispatcher::new(as_plugins(&recorders));
+
+    for id in 0..5 {
+        let handles = dispatcher.dispatch(meta(id), payload(&format!("message {id}")));
+        assert_eq!(handles.len(), 3, "one handle per plugin");
+        for outcome in super::finish(handles).await {
+            assert_eq!(outcome.expect("no handler panics"), Ok(()));
+        }
+    }
+
+    for recorder in &recorders {
+        let seen = recorder.seen();
+        let ids: Vec<u64> = seen.iter().map(|s| s.id).collect();
+        assert_eq!(ids, [0, 1, 2, 3, 4], "plugin {} missed or repeated a message", recorder.name);
+        for s in &seen {
+            assert_eq!(s.raw, format!("message {}", s.id).as_bytes());
+            assert_eq!(s.topic, format!("topic-{}", s.id));
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn dispatching_to_no_plugin_is_fine() {
+    let dispatcher = Dispatcher::new(Vec::new());
+    assert!(finish(dispatcher.dispatch(meta(0), payload("nobody"))).await.is_empty());
+}

@@ -1,0 +1,78 @@
+//! The payload is shared, not copied; the caller's buffer is free the moment
+//! `dispatch` returns; and nothing holds the message once handlers are done.
+
+use std::sync::Arc;
+
+use bytes::{BufMut, BytesMut};
+use lesson::Dispatcher;
+use lesson_support::{alive_tasks, settle};
+use tokio::sync::Semaphore;
+
+use super::{Outcome, Recorder, as_plugins, finish, meta, payload};
+
+#[tokio::test(start_paused = true)]
+async fn every_plugin_sees_the_callers_bytes_not_a_copy() {
+    let recorders = [
+        Recorder::new("one", Outcome::Succeed),
+        Recorder::new("two", Outcome::Succeed),
+    ];
+    let dispatcher = Dispatcher::new(as_plugins(&recorders));
+    let payload = payload("a large frame, in real life");
+
+    finish(dispatcher.dispatch(meta(7), payload.clone())).await;
+
+    for recorder in &recorders {
+        let seen = &recorder.seen()[0];
+        assert_eq!(
+            seen.address,
+            payload.as_ptr() as usize,
+            "plugin {} got a copy of the payload: hand tasks a clone of the \
+             `Bytes` (a reference count), not of its contents",
+            recorder.name,
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_caller_reuses_its_buffer_while_handlers_still_run() {
+    let gate = Arc::new(Semaphore::new(0));
+    let recorders = [Recorder::gated("slow", &gate), Recorder::gated("slower", &gate)];
+    let dispatcher = Dispatcher::new(as_plugins(&recorders));
+
+    // The decoder's read buffer: the frame is split off it, then it is reused.
+    let mut buffer = BytesMut::with_capacity(64);
+    buffer.put_slice(b"first frame");
+    let frame = buffer.split().freeze();
+    let handles = dispatcher.dispatch(meta(1), frame);
+    settle().await;
+    assert!(
+        recorders.iter().all(|r| r.seen().is_empty()),
+        "dispatch must return without waiting for handlers (they are gated)",
+    );
+
+    buffer.put_slice(b"second frame, overwriting nothing it should not");
+    drop(buffer);
+    gate.add_permits(recorders.len());
+    finish(handles).await;
+
+    for recorder in &recorders {
+        assert_eq!(recorder.seen()[0].raw, b"first frame");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn nothing_keeps_the_message_once_handlers_are_done() {
+    let tasks_before = alive_tasks();
+    let recorders = [Recorder::new("a", Outcome::Succeed), Recorder::new("b", Outcome::Fail)];
+    let dispatcher = Dispatcher::new(as_plugins(&recorders));
+    let payload = payload("short-lived");
+
+    finish(dispatcher.dispatch(meta(3), payload.clone())).await;
+    settle().await;
+
+    assert!(
+        payload.is_unique(),
+        "handlers are done, yet someone still holds the payload (leaked or stored)",
+    );
+    assert_eq!(alive_tasks(), tasks_before, "a handler task is still alive");
+}

@@ -1,0 +1,45 @@
+//! The context owns its data: it outlives the request it was built from, and
+//! can be handed to another task, as GraphQL executors do with theirs.
+
+use bytes::Bytes;
+use lesson::{Context, Request, UserDto, build_context};
+use lesson_support::within;
+
+fn request(user: &str) -> Request {
+    Request {
+        user: user.to_string(),
+        body: Bytes::from_static(b"{ me { name } }"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_context_outlives_the_request() {
+    let request = request("ada");
+    let context = build_context(&request);
+    drop(request);
+
+    let user = context.get::<UserDto>().expect("the context holds the current user");
+    assert_eq!(user.name, "ada");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_context_can_be_moved_to_another_task() {
+    let context = build_context(&request("grace"));
+
+    let name = tokio::spawn(async move { context.get::<UserDto>().map(|user| user.name.to_string()) });
+
+    let name = within("the resolver task", name).await.expect("resolver panicked");
+    assert_eq!(name.as_deref(), Some("grace"));
+}
+
+#[test]
+fn the_type_map_keeps_one_value_per_type() {
+    let mut context = Context::new();
+    context.insert(42_u32);
+    context.insert(String::from("first"));
+    context.insert(String::from("second"));
+
+    assert_eq!(context.get::<u32>(), Some(&42));
+    assert_eq!(context.get::<String>().map(String::as_str), Some("second"));
+    assert!(context.get::<u64>().is_none());
+}

@@ -1,0 +1,87 @@
+//! `spawn_all` takes owned items, runs each on its own task, all at once,
+//! returns the results in input order, and drops every item when done.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use lesson::spawn_all;
+use lesson_support::within;
+use tokio::time::Instant;
+
+#[tokio::test(start_paused = true)]
+async fn results_come_back_in_input_order() {
+    // Made at run time: a `String` is `'static` although it lives briefly.
+    let words: Vec<String> = ["tokio", "bytes", "futures"].iter().map(|w| w.to_string()).collect();
+
+    // The first item takes longest, so the tasks finish in reverse order.
+    let lengths = within(
+        "spawn_all",
+        spawn_all(words, |word| async move {
+            tokio::time::sleep(Duration::from_millis(100 / word.len() as u64)).await;
+            (word.clone(), word.len())
+        }),
+    )
+    .await;
+
+    assert_eq!(
+        lengths,
+        [("tokio".to_string(), 5), ("bytes".to_string(), 5), ("futures".to_string(), 7)]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_item_runs_on_its_own_task_at_the_same_time() {
+    // `None` in the test's own body, which tokio runs outside any task.
+    let caller = tokio::task::try_id();
+    let started = Instant::now();
+
+    // Ten items that each wait one (paused, so free) second.
+    let task_ids = within(
+        "spawn_all",
+        spawn_all((0..10).collect(), |_: u32| async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::task::try_id()
+        }),
+    )
+    .await;
+
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "ten one-second jobs took {:?}: they ran one after another",
+        started.elapsed(),
+    );
+    let mut distinct = task_ids.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 10, "every item gets a task of its own (`tokio::spawn`)");
+    assert!(!task_ids.contains(&caller), "the work ran on the caller's task, not a spawned one");
+}
+
+#[tokio::test(start_paused = true)]
+async fn items_are_dropped_when_their_work_is_done() {
+    /// Counts its drops: `'static` values are dropped like any other.
+    struct Tracked(Arc<AtomicUsize>);
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    let drops = Arc::new(AtomicUsize::new(0));
+    let items = (0..5).map(|_| Tracked(Arc::clone(&drops))).collect();
+    let results = within("spawn_all", spawn_all(items, |item: Tracked| async move { drop(item) })).await;
+
+    assert_eq!(results.len(), 5);
+    assert_eq!(drops.load(Ordering::SeqCst), 5, "every item is dropped, none leaked");
+}
+
+#[tokio::test(start_paused = true)]
+#[should_panic(expected = "item 3 is cursed")]
+async fn a_panic_in_the_work_reaches_the_caller() {
+    spawn_all((0..5).collect(), |n: u32| async move {
+        assert_ne!(n, 3, "item 3 is cursed");
+        n
+    })
+    .await;
+}
