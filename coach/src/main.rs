@@ -1,1 +1,260 @@
-fn main() {}
+//! The coach: `cargo run` at the root of the workspace.
+//!
+//! It shows where a learner stands (derived from the code: a lesson is done
+//! when its checks pass), checks one lesson, hands out hints, resets a lesson
+//! without losing work, and, for maintainers, verifies that every starter
+//! fails as documented and every solution passes.
+
+mod checks;
+mod lessons;
+mod progress;
+mod verify;
+mod workspace;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Parser, Subcommand};
+
+use crate::checks::Outcome;
+use crate::lessons::Lesson;
+use crate::progress::Progress;
+
+#[derive(Parser)]
+#[command(
+    name = "coach",
+    about = "Your guide through async-patterns. Without a command: where you are and what is next."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Every lesson and its state, and what to do next (the default).
+    Status,
+    /// Run one lesson's checks and show what fails, e.g. `check 01`.
+    Check { lesson: String },
+    /// Show a lesson's hints one at a time: `hint 01`, then `hint 01 2`...
+    Hint {
+        lesson: String,
+        /// Which hint (from 1).
+        #[arg(default_value_t = 1)]
+        number: usize,
+        /// Show every hint at once.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Put a lesson back as it was committed; your version is backed up first.
+    Reset { lesson: String },
+    /// For maintainers: each starter fails with its documented errors and
+    /// each solution passes its lesson's checks.
+    Verify {
+        /// Verify the starters on disk instead of the committed ones.
+        #[arg(long)]
+        working_tree: bool,
+        /// Only these lessons (default: all).
+        lessons: Vec<String>,
+    },
+}
+
+/// The workspace the coach works on.
+struct Workspace {
+    root: PathBuf,
+    target_dir: PathBuf,
+    lessons: Vec<Lesson>,
+}
+
+impl Workspace {
+    fn load() -> Result<Workspace> {
+        let metadata = cargo_metadata::MetadataCommand::new()
+            .no_deps()
+            .exec()
+            .context("run the coach from inside the async-patterns folder")?;
+        let root = metadata.workspace_root.into_std_path_buf();
+        let lessons = lessons::discover(&root)?;
+        Ok(Workspace {
+            target_dir: metadata.target_directory.into_std_path_buf(),
+            lessons,
+            root,
+        })
+    }
+
+    fn lesson(&self, name: &str) -> Result<&Lesson> {
+        lessons::find(&self.lessons, name)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = Workspace::load().and_then(|ws| match cli.command.unwrap_or(Command::Status) {
+        Command::Status => status(&ws),
+        Command::Check { lesson } => check(&ws, ws.lesson(&lesson)?),
+        Command::Hint { lesson, number, all } => hint(&ws, ws.lesson(&lesson)?, number, all),
+        Command::Reset { lesson } => reset(&ws, ws.lesson(&lesson)?),
+        Command::Verify { working_tree, lessons } => {
+            let chosen: Vec<&Lesson> = if lessons.is_empty() {
+                ws.lessons.iter().collect()
+            } else {
+                lessons.iter().map(|name| ws.lesson(name)).collect::<Result<_>>()?
+            };
+            let source = if working_tree { verify::Source::WorkingTree } else { verify::Source::Head };
+            let sound = verify::run(&ws.root, &ws.target_dir, &chosen, source)?;
+            if sound {
+                println!("verify: every starter fails as documented and every solution passes");
+                Ok(true)
+            } else {
+                println!("verify: FAILED (see above)");
+                Ok(false)
+            }
+        }
+    });
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The progress table, then the next lesson in detail.
+fn status(ws: &Workspace) -> Result<bool> {
+    let mut progress = Progress::open(&ws.root, &ws.target_dir);
+    let mut outcomes = Vec::new();
+    let live = std::io::stderr().is_terminal();
+    for lesson in &ws.lessons {
+        if live {
+            eprint!("checking lesson {}...\r", lesson.number);
+        }
+        outcomes.push(progress.outcome(lesson, true)?);
+    }
+    if live {
+        eprint!("{:30}\r", "");
+    }
+    let done = outcomes.iter().filter(|o| o.is_done()).count();
+    println!("async-patterns: {done} of {} lessons done\n", ws.lessons.len());
+    for (lesson, outcome) in ws.lessons.iter().zip(&outcomes) {
+        let mark = if outcome.is_done() { "[x]" } else { "[ ]" };
+        println!("  {mark} {}  {:<44} {}", lesson.number, lesson.title, outcome.summary());
+    }
+    println!();
+    let next = ws.lessons.iter().zip(&outcomes).find(|(_, outcome)| !outcome.is_done());
+    match next {
+        None => println!("Every lesson is done. The book has more to read: book/src/SUMMARY.md"),
+        Some((lesson, outcome)) => {
+            println!("Next: {lesson}\n");
+            println!("  edit   {}/src/lib.rs", lesson.folder());
+            println!("  read   {} (or `mdbook serve book --open`)", lesson.chapter_path().display());
+            println!("  check  `cargo test` in {}, or `cargo run -- check {}`", lesson.folder(), lesson.number);
+            println!("         (`cargo test` at the root does not test your lessons)");
+            if let Some(first_hint) = lesson.hints(&ws.root)?.first() {
+                println!("\n  hint 1: {}", indent(first_hint, "          "));
+                println!("          more: `cargo run -- hint {} 2`", lesson.number);
+            }
+            describe(outcome, false);
+        }
+    }
+    Ok(true)
+}
+
+/// Runs one lesson's checks, without the cache, and shows what fails.
+fn check(ws: &Workspace, lesson: &Lesson) -> Result<bool> {
+    println!("checking {lesson}: cargo test -p {}", lesson.package);
+    let outcome = Progress::open(&ws.root, &ws.target_dir).outcome(lesson, false)?;
+    println!("{}", outcome.summary());
+    describe(&outcome, true);
+    if outcome.is_done() {
+        println!("\nWell done. Compare with the reference: diff -u {}/src {}/src", lesson.folder(), lesson.solution_dir().display());
+    } else {
+        println!("\nStuck? `cargo run -- hint {}`; the chapter: {}", lesson.number, lesson.chapter_path().display());
+    }
+    Ok(outcome.is_done())
+}
+
+/// The detail of an outcome: the first error, or the failing checks.
+fn describe(outcome: &Outcome, full: bool) {
+    match outcome {
+        Outcome::Done { .. } => {}
+        Outcome::DoesNotCompile { first, .. } => {
+            println!("\n  the first error:\n");
+            for line in first.trim_end().lines() {
+                println!("    {line}");
+            }
+            println!("\n  (every error: `cargo test` in the lesson's folder)");
+        }
+        Outcome::ChecksFail { failed, report, .. } => {
+            println!("\n  failing checks:");
+            for name in failed {
+                println!("    {name}");
+            }
+            if full {
+                println!("\n{report}");
+            }
+        }
+    }
+}
+
+fn hint(ws: &Workspace, lesson: &Lesson, number: usize, all: bool) -> Result<bool> {
+    let hints = lesson.hints(&ws.root)?;
+    let total = hints.len();
+    if all {
+        for (i, text) in hints.iter().enumerate() {
+            println!("hint {} of {total}: {}\n", i + 1, indent(text, "  "));
+        }
+        return Ok(true);
+    }
+    let Some(text) = number.checked_sub(1).and_then(|i| hints.get(i)) else {
+        bail!("{lesson} has hints 1 to {total}");
+    };
+    println!("{lesson}, hint {number} of {total}:\n\n{}\n", indent(text, ""));
+    if number < total {
+        println!("next: `cargo run -- hint {} {}`", lesson.number, number + 1);
+    } else {
+        println!("That was the last hint. The reference solution is in {}.", lesson.solution_dir().display());
+    }
+    Ok(true)
+}
+
+/// Restores the committed version of a lesson, after copying the learner's
+/// version to `backups/`.
+fn reset(ws: &Workspace, lesson: &Lesson) -> Result<bool> {
+    let folder = ws.root.join(&lesson.dir);
+    match workspace::has_local_edits(&ws.root, &lesson.dir) {
+        None => bail!("reset needs git: the committed starter comes from this clone's history"),
+        Some(false) => {
+            println!("{} is as committed: nothing to reset.", lesson.folder());
+            return Ok(true);
+        }
+        Some(true) => {}
+    }
+    let pristine = ws.target_dir.join("coach").join("reset");
+    if pristine.exists() {
+        std::fs::remove_dir_all(&pristine)?;
+    }
+    workspace::export_from_head(&ws.root, &[lesson.dir.as_path()], &pristine)?;
+
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let backup = Path::new("backups").join(format!("{}-{}-{stamp}", lesson.number, lesson.slug));
+    workspace::replace_dir(&folder, &ws.root.join(&backup))
+        .with_context(|| format!("could not back up {}; nothing was reset", lesson.folder()))?;
+    workspace::replace_dir(&pristine.join(&lesson.dir), &folder)?;
+    println!("{} is back to the committed starter.", lesson.folder());
+    println!("Your version is in {}.", backup.display());
+    Ok(true)
+}
+
+fn indent(text: &str, prefix: &str) -> String {
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| if i == 0 || line.is_empty() { line.to_owned() } else { format!("{prefix}{line}") })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

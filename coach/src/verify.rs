@@ -1,0 +1,138 @@
+//! `cargo run -- verify`: the maintainer's proof that the exercises are real.
+//! In a scratch workspace, every pristine starter must fail with exactly the
+//! errors its manifest documents, and every solution, dropped into the
+//! starter's place, must pass the lesson's checks.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+
+use crate::checks::{self, Outcome};
+use crate::lessons::Lesson;
+use crate::workspace;
+
+/// Where the starters come from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// As committed (git HEAD): what a fresh clone holds, whatever a learner
+    /// has edited since.
+    Head,
+    /// As they are on disk: for a maintainer who is editing a starter.
+    WorkingTree,
+}
+
+/// Verifies `lessons`; returns whether all of them are sound.
+pub fn run(root: &Path, target_dir: &Path, lessons: &[&Lesson], source: Source) -> Result<bool> {
+    let scratch = target_dir.join("coach").join("verify");
+    if scratch.exists() {
+        std::fs::remove_dir_all(&scratch).context("cannot clear verify's scratch workspace")?;
+    }
+    std::fs::create_dir_all(scratch.join("lessons"))?;
+    workspace::write_scratch_workspace(root, &scratch)?;
+
+    match source {
+        Source::Head => {
+            let dirs: Vec<&Path> = lessons.iter().map(|lesson| lesson.dir.as_path()).collect();
+            workspace::export_from_head(root, &dirs, &scratch).context(
+                "a pristine copy of the starters comes from git; \
+                 use `verify --working-tree` to verify the files on disk",
+            )?;
+            for lesson in lessons {
+                if workspace::has_local_edits(root, &lesson.dir) == Some(true) {
+                    println!(
+                        "note: {} has local edits; verifying the committed starter \
+                         (`verify --working-tree` verifies the files on disk)",
+                        lesson.folder()
+                    );
+                }
+            }
+        }
+        Source::WorkingTree => {
+            for lesson in lessons {
+                workspace::replace_dir(&root.join(&lesson.dir), &scratch.join(&lesson.dir))?;
+            }
+        }
+    }
+
+    println!("verify: {} lessons, in {}", lessons.len(), scratch.display());
+    let mut sound = true;
+    for lesson in lessons {
+        let problems = verify_lesson(root, &scratch, target_dir, lesson)?;
+        if problems.is_empty() {
+            println!("  ok    {}-{}", lesson.number, lesson.slug);
+        } else {
+            sound = false;
+            println!("  FAIL  {}-{}", lesson.number, lesson.slug);
+            for problem in problems {
+                for (i, line) in problem.lines().enumerate() {
+                    println!("        {}{line}", if i == 0 { "- " } else { "  " });
+                }
+            }
+        }
+    }
+    Ok(sound)
+}
+
+/// What is wrong with one lesson; empty when nothing is.
+fn verify_lesson(root: &Path, scratch: &Path, target_dir: &Path, lesson: &Lesson) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+
+    // The lesson's other pieces are where the coach sends learners.
+    if !root.join(lesson.chapter_path()).is_file() {
+        problems.push(format!("its chapter {} is missing", lesson.chapter_path().display()));
+    }
+    match lesson.hints(root) {
+        Ok(hints) if hints.is_empty() => problems.push("its HINTS.md has no numbered hint".to_owned()),
+        Ok(_) => {}
+        Err(error) => problems.push(format!("{error:#}")),
+    }
+
+    // 1. The pristine starter fails with exactly the documented errors.
+    let expected: BTreeSet<String> = lesson.fails_with.iter().cloned().collect();
+    match checks::run(scratch, target_dir, &lesson.package)? {
+        Outcome::DoesNotCompile { errors, .. } if errors == expected => {
+            println!("        starter fails with {}", list(&errors));
+        }
+        Outcome::DoesNotCompile { errors, first } => problems.push(format!(
+            "the starter fails with {}, but its Cargo.toml documents {} (fails-with)\nfirst error:\n{first}",
+            list(&errors),
+            list(&expected)
+        )),
+        other => problems.push(format!(
+            "the starter should fail to compile with {}; instead it {}",
+            list(&expected),
+            other.summary()
+        )),
+    }
+
+    // 2. The solution, dropped into the starter's place, passes its checks.
+    let solution_src = root.join(lesson.solution_dir()).join("src");
+    if !solution_src.is_dir() {
+        problems.push(format!("{} is missing", solution_src.display()));
+        return Ok(problems);
+    }
+    workspace::replace_dir(&solution_src, &scratch.join(&lesson.dir).join("src"))?;
+    match checks::run(scratch, target_dir, &lesson.package)? {
+        Outcome::Done { passed } if passed > 0 => {
+            println!("        solution passes {passed} checks");
+        }
+        Outcome::Done { .. } => problems.push("the lesson has no checks".to_owned()),
+        Outcome::DoesNotCompile { first, .. } => problems.push(format!(
+            "the solution does not compile in the starter's place \
+             (is its public API or its Cargo.toml different?)\n{first}"
+        )),
+        Outcome::ChecksFail { failed, report, .. } => problems.push(format!(
+            "the solution fails these checks: {}\n{report}",
+            failed.join(", ")
+        )),
+    }
+    Ok(problems)
+}
+
+fn list(errors: &BTreeSet<String>) -> String {
+    if errors.is_empty() {
+        return "no error".to_owned();
+    }
+    errors.iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+}
