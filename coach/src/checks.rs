@@ -44,7 +44,11 @@ impl Outcome {
                 format!("does not compile: {}", list.join(", "))
             }
             Outcome::ChecksFail { failed, passed, .. } => {
-                format!("compiles; {} of {} checks fail", failed.len(), failed.len() + passed)
+                format!(
+                    "compiles; {} of {} checks fail",
+                    failed.len(),
+                    failed.len() + passed
+                )
             }
             Outcome::Done { passed } => format!("done ({passed} checks pass)"),
         }
@@ -125,7 +129,9 @@ impl Report {
         match message {
             Message::CompilerMessage(message) => {
                 let diagnostic = message.message;
-                if diagnostic.level != DiagnosticLevel::Error && diagnostic.level != DiagnosticLevel::Ice {
+                if diagnostic.level != DiagnosticLevel::Error
+                    && diagnostic.level != DiagnosticLevel::Ice
+                {
                     return;
                 }
                 // rustc closes with "aborting due to N previous errors", an
@@ -222,6 +228,9 @@ mod tests {
         }
         let errors: Vec<&str> = report.errors.iter().map(String::as_str).collect();
         assert_eq!(errors, ["E0597", "lifetime may not live long enough"]);
-        assert_eq!(report.first_error.as_deref(), Some("error[E0597]: `self` does not live long enough\n"));
+        assert_eq!(
+            report.first_error.as_deref(),
+            Some("error[E0597]: `self` does not live long enough\n")
+        );
     }
 }

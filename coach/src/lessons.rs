@@ -78,8 +78,9 @@ pub fn discover(root: &Path) -> Result<Vec<Lesson>> {
         let Some(table) = package.metadata.get("lesson") else {
             continue;
         };
-        let meta: LessonMetadata = serde_json::from_value(table.clone())
-            .with_context(|| format!("[package.metadata.lesson] of {} is malformed", package.name))?;
+        let meta: LessonMetadata = serde_json::from_value(table.clone()).with_context(|| {
+            format!("[package.metadata.lesson] of {} is malformed", package.name)
+        })?;
         let dir = package
             .manifest_path
             .parent()
@@ -109,7 +110,10 @@ pub fn discover(root: &Path) -> Result<Vec<Lesson>> {
 /// The lesson a learner means by `name`: "1", "01", "stream-buffer",
 /// "01-stream-buffer" or the package name.
 pub fn find<'a>(lessons: &'a [Lesson], name: &str) -> Result<&'a Lesson> {
-    let wanted = name.trim().trim_start_matches("lessons/").trim_end_matches('/');
+    let wanted = name
+        .trim()
+        .trim_start_matches("lessons/")
+        .trim_end_matches('/');
     let as_number = wanted.parse::<u32>().ok();
     let found = lessons.iter().find(|lesson| {
         as_number.is_some_and(|n| lesson.number.parse::<u32>() == Ok(n))
@@ -124,7 +128,10 @@ pub fn find<'a>(lessons: &'a [Lesson], name: &str) -> Result<&'a Lesson> {
                 .iter()
                 .map(|l| format!("  {}  {}-{}", l.number, l.number, l.slug))
                 .collect();
-            bail!("there is no lesson {name:?}. The lessons are:\n{}", valid.join("\n"))
+            bail!(
+                "there is no lesson {name:?}. The lessons are:\n{}",
+                valid.join("\n")
+            )
         }
     }
 }
@@ -149,7 +156,10 @@ pub fn parse_hints(text: &str) -> Vec<String> {
             }
         }
     }
-    hints.iter().map(|h| h.trim().replace("\n\n\n", "\n\n")).collect()
+    hints
+        .iter()
+        .map(|h| h.trim().replace("\n\n\n", "\n\n"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -170,18 +180,34 @@ mod tests {
 
     #[test]
     fn a_lesson_is_found_by_any_of_its_names() {
-        let lessons = [lesson("01", "stream-buffer"), lesson("02", "spawn-borrowed")];
-        for name in ["2", "02", "spawn-borrowed", "02-spawn-borrowed", "lesson-02-spawn-borrowed", "lessons/02-spawn-borrowed/"] {
+        let lessons = [
+            lesson("01", "stream-buffer"),
+            lesson("02", "spawn-borrowed"),
+        ];
+        for name in [
+            "2",
+            "02",
+            "spawn-borrowed",
+            "02-spawn-borrowed",
+            "lesson-02-spawn-borrowed",
+            "lessons/02-spawn-borrowed/",
+        ] {
             assert_eq!(find(&lessons, name).unwrap().number, "02", "{name}");
         }
     }
 
     #[test]
     fn an_unknown_lesson_lists_the_valid_ones() {
-        let lessons = [lesson("01", "stream-buffer"), lesson("02", "spawn-borrowed")];
+        let lessons = [
+            lesson("01", "stream-buffer"),
+            lesson("02", "spawn-borrowed"),
+        ];
         let error = find(&lessons, "streams").unwrap_err().to_string();
         assert!(error.contains("no lesson \"streams\""), "{error}");
-        assert!(error.contains("01-stream-buffer") && error.contains("02-spawn-borrowed"), "{error}");
+        assert!(
+            error.contains("01-stream-buffer") && error.contains("02-spawn-borrowed"),
+            "{error}"
+        );
         assert!(find(&lessons, "3").is_err());
     }
 
@@ -190,7 +216,11 @@ mod tests {
         let text = "Some intro.\n\n1. First hint,\n   on two lines.\n\n2. Second.\n\n   With a paragraph.\n10. Tenth.\n";
         assert_eq!(
             parse_hints(text),
-            ["First hint,\non two lines.", "Second.\n\nWith a paragraph.", "Tenth."]
+            [
+                "First hint,\non two lines.",
+                "Second.\n\nWith a paragraph.",
+                "Tenth."
+            ]
         );
     }
 }

@@ -93,15 +93,29 @@ fn main() -> ExitCode {
     let result = Workspace::load().and_then(|ws| match cli.command.unwrap_or(Command::Status) {
         Command::Status => status(&ws),
         Command::Check { lesson } => check(&ws, ws.lesson(&lesson)?),
-        Command::Hint { lesson, number, all } => hint(&ws, ws.lesson(&lesson)?, number, all),
+        Command::Hint {
+            lesson,
+            number,
+            all,
+        } => hint(&ws, ws.lesson(&lesson)?, number, all),
         Command::Reset { lesson } => reset(&ws, ws.lesson(&lesson)?),
-        Command::Verify { working_tree, lessons } => {
+        Command::Verify {
+            working_tree,
+            lessons,
+        } => {
             let chosen: Vec<&Lesson> = if lessons.is_empty() {
                 ws.lessons.iter().collect()
             } else {
-                lessons.iter().map(|name| ws.lesson(name)).collect::<Result<_>>()?
+                lessons
+                    .iter()
+                    .map(|name| ws.lesson(name))
+                    .collect::<Result<_>>()?
             };
-            let source = if working_tree { verify::Source::WorkingTree } else { verify::Source::Head };
+            let source = if working_tree {
+                verify::Source::WorkingTree
+            } else {
+                verify::Source::Head
+            };
             let sound = verify::run(&ws.root, &ws.target_dir, &chosen, source)?;
             if sound {
                 println!("verify: every starter fails as documented and every solution passes");
@@ -137,20 +151,39 @@ fn status(ws: &Workspace) -> Result<bool> {
         eprint!("{:30}\r", "");
     }
     let done = outcomes.iter().filter(|o| o.is_done()).count();
-    println!("async-patterns: {done} of {} lessons done\n", ws.lessons.len());
+    println!(
+        "async-patterns: {done} of {} lessons done\n",
+        ws.lessons.len()
+    );
     for (lesson, outcome) in ws.lessons.iter().zip(&outcomes) {
         let mark = if outcome.is_done() { "[x]" } else { "[ ]" };
-        println!("  {mark} {}  {:<44} {}", lesson.number, lesson.title, outcome.summary());
+        println!(
+            "  {mark} {}  {:<44} {}",
+            lesson.number,
+            lesson.title,
+            outcome.summary()
+        );
     }
     println!();
-    let next = ws.lessons.iter().zip(&outcomes).find(|(_, outcome)| !outcome.is_done());
+    let next = ws
+        .lessons
+        .iter()
+        .zip(&outcomes)
+        .find(|(_, outcome)| !outcome.is_done());
     match next {
         None => println!("Every lesson is done. The book has more to read: book/src/SUMMARY.md"),
         Some((lesson, outcome)) => {
             println!("Next: {lesson}\n");
             println!("  edit   {}/src/lib.rs", lesson.folder());
-            println!("  read   {} (or `mdbook serve book --open`)", lesson.chapter_path().display());
-            println!("  check  `cargo test` in {}, or `cargo run -- check {}`", lesson.folder(), lesson.number);
+            println!(
+                "  read   {} (or `mdbook serve book --open`)",
+                lesson.chapter_path().display()
+            );
+            println!(
+                "  check  `cargo test` in {}, or `cargo run -- check {}`",
+                lesson.folder(),
+                lesson.number
+            );
             println!("         (`cargo test` at the root does not test your lessons)");
             if let Some(first_hint) = lesson.hints(&ws.root)?.first() {
                 println!("\n  hint 1: {}", indent(first_hint, "          "));
@@ -169,9 +202,17 @@ fn check(ws: &Workspace, lesson: &Lesson) -> Result<bool> {
     println!("{}", outcome.summary());
     describe(&outcome, true);
     if outcome.is_done() {
-        println!("\nWell done. Compare with the reference: diff -u {}/src {}/src", lesson.folder(), lesson.solution_dir().display());
+        println!(
+            "\nWell done. Compare with the reference: diff -u {}/src {}/src",
+            lesson.folder(),
+            lesson.solution_dir().display()
+        );
     } else {
-        println!("\nStuck? `cargo run -- hint {}`; the chapter: {}", lesson.number, lesson.chapter_path().display());
+        println!(
+            "\nStuck? `cargo run -- hint {}`; the chapter: {}",
+            lesson.number,
+            lesson.chapter_path().display()
+        );
     }
     Ok(outcome.is_done())
 }
@@ -211,11 +252,17 @@ fn hint(ws: &Workspace, lesson: &Lesson, number: usize, all: bool) -> Result<boo
     let Some(text) = number.checked_sub(1).and_then(|i| hints.get(i)) else {
         bail!("{lesson} has hints 1 to {total}");
     };
-    println!("{lesson}, hint {number} of {total}:\n\n{}\n", indent(text, ""));
+    println!(
+        "{lesson}, hint {number} of {total}:\n\n{}\n",
+        indent(text, "")
+    );
     if number < total {
         println!("next: `cargo run -- hint {} {}`", lesson.number, number + 1);
     } else {
-        println!("That was the last hint. The reference solution is in {}.", lesson.solution_dir().display());
+        println!(
+            "That was the last hint. The reference solution is in {}.",
+            lesson.solution_dir().display()
+        );
     }
     Ok(true)
 }
@@ -254,7 +301,13 @@ fn reset(ws: &Workspace, lesson: &Lesson) -> Result<bool> {
 fn indent(text: &str, prefix: &str) -> String {
     text.lines()
         .enumerate()
-        .map(|(i, line)| if i == 0 || line.is_empty() { line.to_owned() } else { format!("{prefix}{line}") })
+        .map(|(i, line)| {
+            if i == 0 || line.is_empty() {
+                line.to_owned()
+            } else {
+                format!("{prefix}{line}")
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }

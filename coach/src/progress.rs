@@ -72,12 +72,11 @@ impl Progress {
             Path::new("rust-toolchain.toml"),
         ];
         let hash = workspace::content_hash(&self.root, &inputs)?;
-        if use_cache {
-            if let Some(entry) = self.cache.lessons.get(&lesson.package) {
-                if entry.hash == hash {
-                    return Ok(entry.outcome.clone());
-                }
-            }
+        if use_cache
+            && let Some(entry) = self.cache.lessons.get(&lesson.package)
+            && entry.hash == hash
+        {
+            return Ok(entry.outcome.clone());
         }
         let outcome = checks::run(&self.root, &self.target_dir, &lesson.package)?;
         self.cache.version = CACHE_VERSION;

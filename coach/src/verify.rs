@@ -55,35 +55,45 @@ pub fn run(root: &Path, target_dir: &Path, lessons: &[&Lesson], source: Source) 
         }
     }
 
-    println!("verify: {} lessons, in {}", lessons.len(), scratch.display());
+    println!(
+        "verify: {} lessons, in {}",
+        lessons.len(),
+        scratch.display()
+    );
     let mut sound = true;
     for lesson in lessons {
+        println!("  {}-{}", lesson.number, lesson.slug);
         let problems = verify_lesson(root, &scratch, target_dir, lesson)?;
-        if problems.is_empty() {
-            println!("  ok    {}-{}", lesson.number, lesson.slug);
-        } else {
-            sound = false;
-            println!("  FAIL  {}-{}", lesson.number, lesson.slug);
-            for problem in problems {
-                for (i, line) in problem.lines().enumerate() {
-                    println!("        {}{line}", if i == 0 { "- " } else { "  " });
-                }
+        for problem in &problems {
+            for (i, line) in problem.lines().enumerate() {
+                println!("      {}{line}", if i == 0 { "FAIL: " } else { "  " });
             }
         }
+        sound &= problems.is_empty();
     }
     Ok(sound)
 }
 
 /// What is wrong with one lesson; empty when nothing is.
-fn verify_lesson(root: &Path, scratch: &Path, target_dir: &Path, lesson: &Lesson) -> Result<Vec<String>> {
+fn verify_lesson(
+    root: &Path,
+    scratch: &Path,
+    target_dir: &Path,
+    lesson: &Lesson,
+) -> Result<Vec<String>> {
     let mut problems = Vec::new();
 
     // The lesson's other pieces are where the coach sends learners.
     if !root.join(lesson.chapter_path()).is_file() {
-        problems.push(format!("its chapter {} is missing", lesson.chapter_path().display()));
+        problems.push(format!(
+            "its chapter {} is missing",
+            lesson.chapter_path().display()
+        ));
     }
     match lesson.hints(root) {
-        Ok(hints) if hints.is_empty() => problems.push("its HINTS.md has no numbered hint".to_owned()),
+        Ok(hints) if hints.is_empty() => {
+            problems.push("its HINTS.md has no numbered hint".to_owned())
+        }
         Ok(_) => {}
         Err(error) => problems.push(format!("{error:#}")),
     }
@@ -92,7 +102,7 @@ fn verify_lesson(root: &Path, scratch: &Path, target_dir: &Path, lesson: &Lesson
     let expected: BTreeSet<String> = lesson.fails_with.iter().cloned().collect();
     match checks::run(scratch, target_dir, &lesson.package)? {
         Outcome::DoesNotCompile { errors, .. } if errors == expected => {
-            println!("        starter fails with {}", list(&errors));
+            println!("      ok: the starter fails with {}", list(&errors));
         }
         Outcome::DoesNotCompile { errors, first } => problems.push(format!(
             "the starter fails with {}, but its Cargo.toml documents {} (fails-with)\nfirst error:\n{first}",
@@ -115,7 +125,7 @@ fn verify_lesson(root: &Path, scratch: &Path, target_dir: &Path, lesson: &Lesson
     workspace::replace_dir(&solution_src, &scratch.join(&lesson.dir).join("src"))?;
     match checks::run(scratch, target_dir, &lesson.package)? {
         Outcome::Done { passed } if passed > 0 => {
-            println!("        solution passes {passed} checks");
+            println!("      ok: the solution passes its {passed} checks");
         }
         Outcome::Done { .. } => problems.push("the lesson has no checks".to_owned()),
         Outcome::DoesNotCompile { first, .. } => problems.push(format!(
@@ -134,5 +144,9 @@ fn list(errors: &BTreeSet<String>) -> String {
     if errors.is_empty() {
         return "no error".to_owned();
     }
-    errors.iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+    errors
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -49,7 +49,7 @@ pub fn has_local_edits(root: &Path, path: &Path) -> Option<bool> {
         .arg(path)
         .output()
         .ok()?;
-    output.status.success().then(|| !output.stdout.is_empty())
+    output.status.success().then_some(!output.stdout.is_empty())
 }
 
 /// Every file below `dir`, sorted, skipping build output.
@@ -61,7 +61,9 @@ pub fn files_below(dir: &Path) -> Result<Vec<PathBuf>> {
             if path.file_name().is_some_and(|name| name == "target") {
                 continue;
             }
-            for entry in std::fs::read_dir(&path).with_context(|| format!("cannot list {}", path.display()))? {
+            for entry in std::fs::read_dir(&path)
+                .with_context(|| format!("cannot list {}", path.display()))?
+            {
                 pending.push(entry?.path());
             }
         } else if path.is_file() {
@@ -78,9 +80,18 @@ pub fn content_hash(root: &Path, paths: &[&Path]) -> Result<String> {
     let mut hasher = DefaultHasher::new();
     for path in paths {
         let full = root.join(path);
-        let files = if full.is_dir() { files_below(&full)? } else { vec![full] };
+        let files = if full.is_dir() {
+            files_below(&full)?
+        } else {
+            vec![full]
+        };
         for file in files {
-            hasher.write(file.strip_prefix(root).unwrap_or(&file).to_string_lossy().as_bytes());
+            hasher.write(
+                file.strip_prefix(root)
+                    .unwrap_or(&file)
+                    .to_string_lossy()
+                    .as_bytes(),
+            );
             // A missing file hashes as empty: it changes the hash all the same.
             let bytes = std::fs::read(&file).unwrap_or_default();
             hasher.write_usize(bytes.len());
@@ -108,8 +119,11 @@ pub fn replace_dir(from: &Path, to: &Path) -> Result<()> {
 /// lints and profiles, with its member lists replaced. The lock file is
 /// copied so that the same versions are built.
 pub fn write_scratch_workspace(root: &Path, scratch: &Path) -> Result<()> {
-    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).context("cannot read Cargo.toml")?;
-    let mut doc: toml_edit::DocumentMut = manifest.parse().context("the root Cargo.toml is not valid TOML")?;
+    let manifest =
+        std::fs::read_to_string(root.join("Cargo.toml")).context("cannot read Cargo.toml")?;
+    let mut doc: toml_edit::DocumentMut = manifest
+        .parse()
+        .context("the root Cargo.toml is not valid TOML")?;
     let workspace = doc
         .get_mut("workspace")
         .and_then(|item| item.as_table_mut())

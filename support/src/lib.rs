@@ -138,7 +138,10 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("Box::leak", "`Box::leak`: memory that is never freed"),
     (".leak()", "`.leak()`: memory that is never freed"),
     ("transmute", "`transmute`: a lifetime lie"),
-    ("mem::forget", "`mem::forget`: a value that is never dropped"),
+    (
+        "mem::forget",
+        "`mem::forget`: a value that is never dropped",
+    ),
 ];
 
 /// Fails if the crate at `manifest_dir` (pass `env!("CARGO_MANIFEST_DIR")`)

@@ -12,18 +12,17 @@ use std::future::Future;
 
 use bytes::Bytes;
 
+// ANCHOR: spawn_all
 /// Runs `work(item)` for every item, each on its own task, all at once, and
 /// returns the results in the order of `items`. A panic in `work` is raised
 /// again here.
 pub async fn spawn_all<T, F, Fut>(items: Vec<T>, work: F) -> Vec<Fut::Output>
-// ANCHOR: spawn_all_bounds
 where
     F: Fn(T) -> Fut,
-    // The task owns the future, so the future may hold no borrow: `'static`.
-    // That rules out work over `&str` items; `String` items are fine.
+    // A task owns its future, so the future may hold no borrow: `'static`.
+    // Work that borrows a request's `&str` no longer fits; a `String` does.
     Fut: Future + Send + 'static,
     Fut::Output: Send + 'static,
-// ANCHOR_END: spawn_all_bounds
 {
     let handles: Vec<_> = items
         .into_iter()
@@ -38,6 +37,7 @@ where
     }
     results
 }
+// ANCHOR_END: spawn_all
 
 /// Per-request data for resolvers, looked up by type.
 #[derive(Default)]

@@ -18,7 +18,10 @@ async fn dropping_the_stream_stops_a_worker_blocked_on_sending() {
     drop(stream);
     settle().await;
 
-    assert!(probe.dropped(), "the stream is gone but the connection is still open");
+    assert!(
+        probe.dropped(),
+        "the stream is gone but the connection is still open"
+    );
     assert_eq!(alive_tasks(), tasks_before, "a task outlived the stream");
 }
 

@@ -17,8 +17,15 @@ async fn lines_arrive_in_order_and_complete() {
     let items = drain(Session::new(reader).into_stream(4)).await;
 
     assert_eq!(payloads(&items), ["alpha", "beta", "", "gamma", "delta"]);
-    let seqs: Vec<u64> = items.iter().map(|item| item.as_ref().unwrap().seq).collect();
-    assert_eq!(seqs, [0, 1, 2, 3, 4], "seq numbers count the responses from 0");
+    let seqs: Vec<u64> = items
+        .iter()
+        .map(|item| item.as_ref().unwrap().seq)
+        .collect();
+    assert_eq!(
+        seqs,
+        [0, 1, 2, 3, 4],
+        "seq numbers count the responses from 0"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -27,7 +34,10 @@ async fn stream_ends_when_the_connection_ends() {
     let mut stream = Box::pin(Session::new(reader).into_stream(4));
 
     let first = within("the first line", stream.next()).await;
-    assert_eq!(&first.expect("one line").expect("no error").payload[..], b"one");
+    assert_eq!(
+        &first.expect("one line").expect("no error").payload[..],
+        b"one"
+    );
     let end = within("the end of the stream", stream.next()).await;
     assert!(end.is_none(), "the connection ended, so must the stream");
 }
@@ -40,6 +50,8 @@ async fn read_error_reaches_the_consumer_after_the_lines_before_it() {
 
     assert_eq!(items.len(), 3, "two lines, then the error: {items:?}");
     assert_eq!(payloads(&items[..2]), ["a", "b"]);
-    let error = items[2].as_ref().expect_err("the read error is the last item");
+    let error = items[2]
+        .as_ref()
+        .expect_err("the read error is the last item");
     assert_eq!(error.kind(), ErrorKind::ConnectionReset);
 }

@@ -24,7 +24,12 @@ async fn every_plugin_receives_every_message_once() {
     for recorder in &recorders {
         let seen = recorder.seen();
         let ids: Vec<u64> = seen.iter().map(|s| s.id).collect();
-        assert_eq!(ids, [0, 1, 2, 3, 4], "plugin {} missed or repeated a message", recorder.name);
+        assert_eq!(
+            ids,
+            [0, 1, 2, 3, 4],
+            "plugin {} missed or repeated a message",
+            recorder.name
+        );
         for s in &seen {
             assert_eq!(s.raw, format!("message {}", s.id).as_bytes());
             assert_eq!(s.topic, format!("topic-{}", s.id));
@@ -35,5 +40,9 @@ async fn every_plugin_receives_every_message_once() {
 #[tokio::test(start_paused = true)]
 async fn dispatching_to_no_plugin_is_fine() {
     let dispatcher = Dispatcher::new(Vec::new());
-    assert!(finish(dispatcher.dispatch(meta(0), payload("nobody"))).await.is_empty());
+    assert!(
+        finish(dispatcher.dispatch(meta(0), payload("nobody")))
+            .await
+            .is_empty()
+    );
 }

@@ -20,8 +20,16 @@ async fn a_failing_plugin_does_not_stop_the_others() {
 
     for outcomes in [&outcomes, &later] {
         assert_eq!(outcomes.len(), 4);
-        assert!(matches!(outcomes[0], Ok(Ok(()))), "first: {:?}", outcomes[0]);
-        assert!(matches!(&outcomes[1], Ok(Err(e)) if e.0 == "grumpy refuses"), "grumpy: {:?}", outcomes[1]);
+        assert!(
+            matches!(outcomes[0], Ok(Ok(()))),
+            "first: {:?}",
+            outcomes[0]
+        );
+        assert!(
+            matches!(&outcomes[1], Ok(Err(e)) if e.0 == "grumpy refuses"),
+            "grumpy: {:?}",
+            outcomes[1]
+        );
         assert!(
             matches!(&outcomes[2], Err(e) if e.is_panic()),
             "a panicking handler shows up as a panicked task: {:?}",
@@ -30,6 +38,11 @@ async fn a_failing_plugin_does_not_stop_the_others() {
         assert!(matches!(outcomes[3], Ok(Ok(()))), "last: {:?}", outcomes[3]);
     }
     for recorder in &recorders {
-        assert_eq!(recorder.seen().len(), 2, "{} missed a message", recorder.name);
+        assert_eq!(
+            recorder.seen().len(),
+            2,
+            "{} missed a message",
+            recorder.name
+        );
     }
 }

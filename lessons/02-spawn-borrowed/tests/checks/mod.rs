@@ -102,7 +102,10 @@ impl Plugin for Recorder {
 }
 
 fn as_plugins(recorders: &[Arc<Recorder>]) -> Vec<Arc<dyn Plugin>> {
-    recorders.iter().map(|r| Arc::clone(r) as Arc<dyn Plugin>).collect()
+    recorders
+        .iter()
+        .map(|r| Arc::clone(r) as Arc<dyn Plugin>)
+        .collect()
 }
 
 fn meta(id: u64) -> MessageMeta {
@@ -121,5 +124,9 @@ type Outcomes = Vec<Result<Result<(), HandlerError>, tokio::task::JoinError>>;
 
 /// Waits for every handler of one dispatch.
 async fn finish(handles: Vec<JoinHandle<Result<(), HandlerError>>>) -> Outcomes {
-    within("every handler to finish", futures::future::join_all(handles)).await
+    within(
+        "every handler to finish",
+        futures::future::join_all(handles),
+    )
+    .await
 }

@@ -36,7 +36,10 @@ async fn every_plugin_sees_the_callers_bytes_not_a_copy() {
 #[tokio::test(start_paused = true)]
 async fn the_caller_reuses_its_buffer_while_handlers_still_run() {
     let gate = Arc::new(Semaphore::new(0));
-    let recorders = [Recorder::gated("slow", &gate), Recorder::gated("slower", &gate)];
+    let recorders = [
+        Recorder::gated("slow", &gate),
+        Recorder::gated("slower", &gate),
+    ];
     let dispatcher = Dispatcher::new(as_plugins(&recorders));
 
     // The decoder's read buffer: the frame is split off it, then it is reused.
@@ -63,7 +66,10 @@ async fn the_caller_reuses_its_buffer_while_handlers_still_run() {
 #[tokio::test(start_paused = true)]
 async fn nothing_keeps_the_message_once_handlers_are_done() {
     let tasks_before = alive_tasks();
-    let recorders = [Recorder::new("a", Outcome::Succeed), Recorder::new("b", Outcome::Fail)];
+    let recorders = [
+        Recorder::new("a", Outcome::Succeed),
+        Recorder::new("b", Outcome::Fail),
+    ];
     let dispatcher = Dispatcher::new(as_plugins(&recorders));
     let payload = payload("short-lived");
 

@@ -18,7 +18,9 @@ async fn the_context_outlives_the_request() {
     let context = build_context(&request);
     drop(request);
 
-    let user = context.get::<UserDto>().expect("the context holds the current user");
+    let user = context
+        .get::<UserDto>()
+        .expect("the context holds the current user");
     assert_eq!(user.name, "ada");
 }
 
@@ -26,9 +28,12 @@ async fn the_context_outlives_the_request() {
 async fn the_context_can_be_moved_to_another_task() {
     let context = build_context(&request("grace"));
 
-    let name = tokio::spawn(async move { context.get::<UserDto>().map(|user| user.name.to_string()) });
+    let name =
+        tokio::spawn(async move { context.get::<UserDto>().map(|user| user.name.to_string()) });
 
-    let name = within("the resolver task", name).await.expect("resolver panicked");
+    let name = within("the resolver task", name)
+        .await
+        .expect("resolver panicked");
     assert_eq!(name.as_deref(), Some("grace"));
 }
 

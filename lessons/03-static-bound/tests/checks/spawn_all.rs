@@ -12,7 +12,10 @@ use tokio::time::Instant;
 #[tokio::test(start_paused = true)]
 async fn results_come_back_in_input_order() {
     // Made at run time: a `String` is `'static` although it lives briefly.
-    let words: Vec<String> = ["tokio", "bytes", "futures"].iter().map(|w| w.to_string()).collect();
+    let words: Vec<String> = ["tokio", "bytes", "futures"]
+        .iter()
+        .map(|w| w.to_string())
+        .collect();
 
     // The first item takes longest, so the tasks finish in reverse order.
     let lengths = within(
@@ -26,7 +29,11 @@ async fn results_come_back_in_input_order() {
 
     assert_eq!(
         lengths,
-        [("tokio".to_string(), 5), ("bytes".to_string(), 5), ("futures".to_string(), 7)]
+        [
+            ("tokio".to_string(), 5),
+            ("bytes".to_string(), 5),
+            ("futures".to_string(), 7)
+        ]
     );
 }
 
@@ -54,8 +61,15 @@ async fn every_item_runs_on_its_own_task_at_the_same_time() {
     let mut distinct = task_ids.clone();
     distinct.sort_unstable();
     distinct.dedup();
-    assert_eq!(distinct.len(), 10, "every item gets a task of its own (`tokio::spawn`)");
-    assert!(!task_ids.contains(&caller), "the work ran on the caller's task, not a spawned one");
+    assert_eq!(
+        distinct.len(),
+        10,
+        "every item gets a task of its own (`tokio::spawn`)"
+    );
+    assert!(
+        !task_ids.contains(&caller),
+        "the work ran on the caller's task, not a spawned one"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -70,10 +84,18 @@ async fn items_are_dropped_when_their_work_is_done() {
 
     let drops = Arc::new(AtomicUsize::new(0));
     let items = (0..5).map(|_| Tracked(Arc::clone(&drops))).collect();
-    let results = within("spawn_all", spawn_all(items, |item: Tracked| async move { drop(item) })).await;
+    let results = within(
+        "spawn_all",
+        spawn_all(items, |item: Tracked| async move { drop(item) }),
+    )
+    .await;
 
     assert_eq!(results.len(), 5);
-    assert_eq!(drops.load(Ordering::SeqCst), 5, "every item is dropped, none leaked");
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        5,
+        "every item is dropped, none leaked"
+    );
 }
 
 #[tokio::test(start_paused = true)]
