@@ -155,6 +155,9 @@ fn status(ws: &Workspace) -> Result<bool> {
         "async-patterns: {done} of {} lessons done\n",
         ws.lessons.len()
     );
+    for lesson in &ws.lessons {
+        warn_if_checks_edited(ws, lesson);
+    }
     for (lesson, outcome) in ws.lessons.iter().zip(&outcomes) {
         let mark = if outcome.is_done() { "[x]" } else { "[ ]" };
         println!(
@@ -198,6 +201,7 @@ fn status(ws: &Workspace) -> Result<bool> {
 /// Runs one lesson's checks, without the cache, and shows what fails.
 fn check(ws: &Workspace, lesson: &Lesson) -> Result<bool> {
     println!("checking {lesson}: cargo test -p {}", lesson.package);
+    warn_if_checks_edited(ws, lesson);
     let outcome = Progress::open(&ws.root, &ws.target_dir).outcome(lesson, false)?;
     println!("{}", outcome.summary());
     describe(&outcome, true);
@@ -215,6 +219,22 @@ fn check(ws: &Workspace, lesson: &Lesson) -> Result<bool> {
         );
     }
     Ok(outcome.is_done())
+}
+
+/// A lesson's checks and manifest are shared with its solution: edits there
+/// make "done" mean something else, and can turn the root `cargo test` red.
+fn warn_if_checks_edited(ws: &Workspace, lesson: &Lesson) {
+    for part in ["tests", "Cargo.toml"] {
+        let path = lesson.dir.join(part);
+        if workspace::has_local_edits(&ws.root, &path) == Some(true) {
+            println!(
+                "warning: {} differs from the committed version. Change only src/; \
+                 `git checkout -- {}` restores it.",
+                path.display(),
+                path.display()
+            );
+        }
+    }
 }
 
 /// The detail of an outcome: the first error, or the failing checks.

@@ -25,6 +25,12 @@ pub enum Source {
 /// Verifies `lessons`; returns whether all of them are sound.
 pub fn run(root: &Path, target_dir: &Path, lessons: &[&Lesson], source: Source) -> Result<bool> {
     let scratch = target_dir.join("coach").join("verify");
+    // A target directory of its own. Cargo names a workspace member's build
+    // outputs by its path *relative to the workspace root*, so the scratch
+    // `lessons/NN` and the real one would share outputs in a shared target
+    // directory, and the real lesson would then pass as "done" with the
+    // solution's build. The price is one more build of the dependencies.
+    let verify_target = target_dir.join("coach").join("verify-target");
     if scratch.exists() {
         std::fs::remove_dir_all(&scratch).context("cannot clear verify's scratch workspace")?;
     }
@@ -63,7 +69,7 @@ pub fn run(root: &Path, target_dir: &Path, lessons: &[&Lesson], source: Source) 
     let mut sound = true;
     for lesson in lessons {
         println!("  {}-{}", lesson.number, lesson.slug);
-        let problems = verify_lesson(root, &scratch, target_dir, lesson)?;
+        let problems = verify_lesson(root, &scratch, &verify_target, lesson)?;
         for problem in &problems {
             for (i, line) in problem.lines().enumerate() {
                 println!("      {}{line}", if i == 0 { "FAIL: " } else { "  " });
