@@ -6,6 +6,7 @@
 //! fails as documented and every solution passes.
 
 mod checks;
+mod explain;
 mod lessons;
 mod progress;
 mod verify;
@@ -47,6 +48,12 @@ enum Command {
         /// Show every hint at once.
         #[arg(long)]
         all: bool,
+    },
+    /// Where the course covers an error: `explain E0597`, or words of an
+    /// error without a code.
+    Explain {
+        #[arg(required = true)]
+        error: Vec<String>,
     },
     /// Put a lesson back as it was committed; your version is backed up first.
     Reset { lesson: String },
@@ -99,6 +106,7 @@ fn main() -> ExitCode {
             all,
         } => hint(&ws, ws.lesson(&lesson)?, number, all),
         Command::Reset { lesson } => reset(&ws, ws.lesson(&lesson)?),
+        Command::Explain { error } => explain::explain(&ws.root, &ws.lessons, &error.join(" ")),
         Command::Verify {
             working_tree,
             lessons,

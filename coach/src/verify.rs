@@ -9,6 +9,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 
 use crate::checks::{self, Outcome};
+use crate::explain;
 use crate::lessons::Lesson;
 use crate::workspace;
 
@@ -104,6 +105,8 @@ fn verify_lesson(
         Err(error) => problems.push(format!("{error:#}")),
     }
 
+    problems.extend(chapter_problems(root, lesson)?);
+
     // 1. The pristine starter fails with exactly the documented errors.
     let expected: BTreeSet<String> = lesson.fails_with.iter().cloned().collect();
     match checks::run(scratch, target_dir, &lesson.package)? {
@@ -146,6 +149,88 @@ fn verify_lesson(
     Ok(problems)
 }
 
+/// What is wrong with a lesson's chapter: it must show the recorded
+/// diagnostics and the solution from their files (never pasted), and every
+/// include must resolve.
+fn chapter_problems(root: &Path, lesson: &Lesson) -> Result<Vec<String>> {
+    let chapter_path = root.join(lesson.chapter_path());
+    let Ok(chapter) = std::fs::read_to_string(&chapter_path) else {
+        return Ok(Vec::new()); // reported as missing already
+    };
+    let chapter_dir = chapter_path.parent().context("a chapter has a folder")?;
+    let canonical_root = root.canonicalize()?;
+    let mut problems = Vec::new();
+    let mut included = BTreeSet::new();
+    for (path, anchor) in includes(&chapter) {
+        let file = chapter_dir.join(path);
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            problems.push(format!("its chapter includes {path}, which does not exist"));
+            continue;
+        };
+        let named = anchor.filter(|a| !a.chars().all(|c| c.is_ascii_digit()));
+        if let Some(anchor) = named
+            && !(text.contains(&format!("ANCHOR: {anchor}"))
+                && text.contains(&format!("ANCHOR_END: {anchor}")))
+        {
+            problems.push(format!(
+                "its chapter includes {path}:{anchor}, an anchor that file lacks"
+            ));
+        }
+        let canonical = file.canonicalize()?;
+        if let Ok(relative) = canonical.strip_prefix(&canonical_root) {
+            included.insert(relative.to_path_buf());
+        }
+    }
+    let cases = explain::cases(root)?;
+    let mut shown_errors = BTreeSet::new();
+    for case in cases.iter().filter(|case| case.lesson == lesson.number) {
+        let stderr = case.source.with_extension("stderr");
+        for file in [&case.source, &stderr] {
+            if !included.contains(file) {
+                problems.push(format!("its chapter does not include {}", file.display()));
+            }
+        }
+        for line in &case.errors {
+            let name = explain::code_of(line).map(str::to_owned);
+            shown_errors
+                .insert(name.unwrap_or_else(|| line.trim_start_matches("error: ").to_owned()));
+        }
+    }
+    for error in &lesson.fails_with {
+        if !shown_errors.contains(error) {
+            problems.push(format!(
+                "the starter fails with {error}, but no snapshot of lesson {} shows it",
+                lesson.number
+            ));
+        }
+    }
+    let solution = lesson.solution_dir();
+    if !included.iter().any(|file| file.starts_with(&solution)) {
+        problems.push(format!(
+            "its chapter includes nothing from {}",
+            solution.display()
+        ));
+    }
+    if !included.contains(&lesson.dir.join("HINTS.md")) {
+        problems.push("its chapter does not include the lesson's HINTS.md".to_owned());
+    }
+    Ok(problems)
+}
+
+/// The `{{#include path}}` and `{{#include path:anchor}}` directives of an
+/// mdBook chapter.
+fn includes(chapter: &str) -> Vec<(&str, Option<&str>)> {
+    chapter
+        .split("{{#include ")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("}}"))
+        .map(|(target, _)| match target.trim().split_once(':') {
+            Some((path, anchor)) => (path, Some(anchor.split(':').next().unwrap_or(anchor))),
+            None => (target.trim(), None),
+        })
+        .collect()
+}
+
 fn list(errors: &BTreeSet<String>) -> String {
     if errors.is_empty() {
         return "no error".to_owned();
@@ -155,4 +240,22 @@ fn list(errors: &BTreeSet<String>) -> String {
         .map(String::as_str)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn includes_are_read_with_and_without_anchors() {
+        let chapter = "text {{#include ../../a.rs}} more\n```\n{{#include ../../b.rs:worker}}\n{{#include c.rs:3:9}}\n```";
+        assert_eq!(
+            includes(chapter),
+            [
+                ("../../a.rs", None),
+                ("../../b.rs", Some("worker")),
+                ("c.rs", Some("3"))
+            ]
+        );
+    }
 }
