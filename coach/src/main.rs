@@ -39,6 +39,9 @@ enum Command {
     Status,
     /// Run one lesson's checks and show what fails, e.g. `check 01`.
     Check { lesson: String },
+    /// Re-check a lesson every time you save; moves on when it is done.
+    /// Without a lesson: the first one not done.
+    Watch { lesson: Option<String> },
     /// Show a lesson's hints one at a time: `hint 01`, then `hint 01 2`...
     Hint {
         lesson: String,
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
     let result = Workspace::load().and_then(|ws| match cli.command.unwrap_or(Command::Status) {
         Command::Status => status(&ws),
         Command::Check { lesson } => check(&ws, ws.lesson(&lesson)?),
+        Command::Watch { lesson } => watch(&ws, lesson.as_deref()),
         Command::Hint {
             lesson,
             number,
@@ -227,6 +231,72 @@ fn check(ws: &Workspace, lesson: &Lesson) -> Result<bool> {
         );
     }
     Ok(outcome.is_done())
+}
+
+/// Checks a lesson, then again after every change under `lessons/`, and
+/// moves on to the next lesson when one is done. Stops with Ctrl-C.
+fn watch(ws: &Workspace, start: Option<&str>) -> Result<bool> {
+    use notify::{RecursiveMode, Watcher};
+
+    let (changed, changes) = std::sync::mpsc::channel();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok_and(|e| !e.kind.is_access()) {
+            let _ = changed.send(());
+        }
+    })
+    .context("cannot watch the lessons for changes")?;
+    watcher.watch(&ws.root.join("lessons"), RecursiveMode::Recursive)?;
+
+    let mut progress = Progress::open(&ws.root, &ws.target_dir);
+    let mut current = match start {
+        Some(name) => ws.lesson(name)?.clone(),
+        None => match first_not_done(ws, &mut progress)? {
+            Some(lesson) => lesson,
+            None => {
+                println!("Every lesson is done.");
+                return Ok(true);
+            }
+        },
+    };
+    loop {
+        println!("\n=== {current}: cargo test -p {}", current.package);
+        let outcome = progress.outcome(&current, false)?;
+        println!("{}", outcome.summary());
+        describe(&outcome, true);
+        if outcome.is_done() {
+            match first_not_done(ws, &mut progress)? {
+                Some(next) => {
+                    println!(
+                        "\n{current} is done. On to {next}: {}",
+                        next.chapter_path().display()
+                    );
+                    current = next;
+                    continue;
+                }
+                None => {
+                    println!("\nEvery lesson is done.");
+                    return Ok(true);
+                }
+            }
+        }
+        println!(
+            "\nwatching {}/src; save to check again (Ctrl-C stops)",
+            current.folder()
+        );
+        changes.recv().context("the file watcher stopped")?;
+        // An editor's save is often several events: wait for the burst to end.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        while changes.try_recv().is_ok() {}
+    }
+}
+
+fn first_not_done(ws: &Workspace, progress: &mut Progress) -> Result<Option<Lesson>> {
+    for lesson in &ws.lessons {
+        if !progress.outcome(lesson, true)?.is_done() {
+            return Ok(Some(lesson.clone()));
+        }
+    }
+    Ok(None)
 }
 
 /// A lesson's checks and manifest are shared with its solution: edits there
