@@ -4,7 +4,9 @@
 use std::collections::BTreeSet;
 use std::io::{BufReader, IsTerminal};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use cargo_metadata::Message;
@@ -27,6 +29,9 @@ pub enum Outcome {
         passed: usize,
         report: String,
     },
+    /// The checks did not run to the end: the test binary crashed or hung,
+    /// or cargo could not start them.
+    Broken { why: String },
     /// Every check passes.
     Done { passed: usize },
 }
@@ -50,9 +55,34 @@ impl Outcome {
                     failed.len() + passed
                 )
             }
+            Outcome::Broken { why } => {
+                format!(
+                    "checks did not finish: {}",
+                    why.lines().next().unwrap_or_default()
+                )
+            }
             Outcome::Done { passed } => format!("done ({passed} checks pass)"),
         }
     }
+}
+
+/// How long the checks of one lesson may run once they are built. They take
+/// well under a second with paused time; `COACH_TEST_TIMEOUT_SECS` overrides.
+fn test_time_limit() -> Duration {
+    let seconds = std::env::var("COACH_TEST_TIMEOUT_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(120);
+    Duration::from_secs(seconds)
+}
+
+/// Stops cargo and the test binary it runs: killing cargo alone would leave
+/// a hung test binary behind.
+fn kill_tree(child: &mut Child) {
+    let _ = Command::new("pkill")
+        .args(["-KILL", "-P", &child.id().to_string()])
+        .status();
+    let _ = child.kill();
 }
 
 /// Runs `cargo test -p package` in the workspace at `root`, building into
@@ -82,9 +112,44 @@ pub fn run(root: &Path, target_dir: &Path, package: &str) -> Result<Outcome> {
     let stderr = child.stderr.take().context("cargo's stderr is piped")?;
     // Drain stderr on its own thread so that a chatty cargo cannot block.
     let stderr = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    // Read cargo's messages on another thread, so that this one can stop a
+    // test run that never ends (a learner's code that blocks the thread
+    // defeats every timeout inside the checks).
+    let (messages, incoming) = mpsc::channel();
+    std::thread::spawn(move || {
+        for message in Message::parse_stream(BufReader::new(stdout)) {
+            if messages.send(message).is_err() {
+                break;
+            }
+        }
+    });
+    let limit = test_time_limit();
     let mut report = Report::default();
-    for message in Message::parse_stream(BufReader::new(stdout)) {
-        report.take(message.context("cannot read cargo's output")?);
+    let mut tests_started: Option<Instant> = None;
+    loop {
+        match incoming.recv_timeout(Duration::from_millis(250)) {
+            Ok(message) => {
+                let message = message.context("cannot read cargo's output")?;
+                if matches!(message, Message::BuildFinished(_)) {
+                    tests_started = Some(Instant::now());
+                }
+                report.take(message);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if tests_started.is_some_and(|started| started.elapsed() > limit) {
+            kill_tree(&mut child);
+            let _ = child.wait();
+            return Ok(Outcome::Broken {
+                why: format!(
+                    "the checks were still running after {}s and were stopped. \
+                     Does something block the thread (`std::thread::sleep`, a busy \
+                     loop, a blocking lock) instead of `.await`ing?",
+                    limit.as_secs()
+                ),
+            });
+        }
     }
     let status = child.wait().context("cargo did not finish")?;
     let stderr = stderr.join().unwrap_or_default();
@@ -103,9 +168,14 @@ pub fn run(root: &Path, target_dir: &Path, package: &str) -> Result<Outcome> {
         });
     }
     if !status.success() {
-        // Neither a compile error nor a failing test: a broken manifest, a
-        // crashed test binary... Show cargo's own words.
-        anyhow::bail!("`cargo test -p {package}` failed:\n{stderr}");
+        // Neither a compile error nor a failing check: a crashed test binary
+        // (a stack overflow, an abort), a broken manifest. cargo's own words
+        // say which; the last lines are the telling ones.
+        let lines: Vec<&str> = stderr.lines().collect();
+        let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+        return Ok(Outcome::Broken {
+            why: format!("`cargo test -p {package}` failed:\n{tail}"),
+        });
     }
     Ok(Outcome::Done {
         passed: report.passed,

@@ -319,6 +319,7 @@ fn warn_if_checks_edited(ws: &Workspace, lesson: &Lesson) {
 fn describe(outcome: &Outcome, full: bool) {
     match outcome {
         Outcome::Done { .. } => {}
+        Outcome::Broken { why } => println!("\n{}", indent(why, "  ")),
         Outcome::DoesNotCompile { first, .. } => {
             println!("\n  the first error:\n");
             for line in first.trim_end().lines() {

@@ -141,6 +141,9 @@ fn verify_lesson(
             "the solution does not compile in the starter's place \
              (is its public API or its Cargo.toml different?)\n{first}"
         )),
+        Outcome::Broken { why } => {
+            problems.push(format!("the solution's checks did not finish: {why}"))
+        }
         Outcome::ChecksFail { failed, report, .. } => problems.push(format!(
             "the solution fails these checks: {}\n{report}",
             failed.join(", ")
