@@ -11,6 +11,7 @@ mod lessons;
 mod progress;
 mod verify;
 mod workspace;
+mod wrong_fixes;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

@@ -12,6 +12,7 @@ use crate::checks::{self, Outcome};
 use crate::explain;
 use crate::lessons::Lesson;
 use crate::workspace;
+use crate::wrong_fixes;
 
 /// Where the starters come from.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -135,6 +136,7 @@ fn verify_lesson(
     match checks::run(scratch, target_dir, &lesson.package)? {
         Outcome::Done { passed } if passed > 0 => {
             println!("      ok: the solution passes its {passed} checks");
+            problems.extend(wrong_fix_problems(root, scratch, target_dir, lesson)?);
         }
         Outcome::Done { .. } => problems.push("the lesson has no checks".to_owned()),
         Outcome::DoesNotCompile { first, .. } => problems.push(format!(
@@ -148,6 +150,62 @@ fn verify_lesson(
             "the solution fails these checks: {}\n{report}",
             failed.join(", ")
         )),
+    }
+    Ok(problems)
+}
+
+/// 3. Each wrong fix of the lesson compiles and fails the checks it names.
+fn wrong_fix_problems(
+    root: &Path,
+    scratch: &Path,
+    target_dir: &Path,
+    lesson: &Lesson,
+) -> Result<Vec<String>> {
+    let solution = root.join(lesson.solution_dir());
+    let fixes = wrong_fixes::load(&solution.join("wrong-fixes.toml"))?;
+    if fixes.is_empty() {
+        return Ok(vec![format!(
+            "{}/wrong-fixes.toml lists no wrong fix: nothing shows the checks can fail",
+            lesson.solution_dir().display()
+        )]);
+    }
+    let source = std::fs::read_to_string(solution.join("src/lib.rs"))?;
+    let lib = scratch.join(&lesson.dir).join("src/lib.rs");
+    let mut problems = Vec::new();
+    for fix in &fixes {
+        match fix.apply(&source) {
+            Ok(text) => std::fs::write(&lib, text)?,
+            Err(error) => {
+                problems.push(format!("{error:#}"));
+                continue;
+            }
+        }
+        match checks::run(scratch, target_dir, &lesson.package)? {
+            Outcome::ChecksFail { failed, .. } => {
+                let missed = fix.missed(&failed);
+                if !missed.is_empty() {
+                    problems.push(format!(
+                        "wrong fix {:?} ({}) passes checks it must fail: {}",
+                        fix.name,
+                        fix.why,
+                        missed.join(", ")
+                    ));
+                }
+            }
+            Outcome::Done { .. } => problems.push(format!(
+                "the checks accept wrong fix {:?}: {}",
+                fix.name, fix.why
+            )),
+            other => problems.push(format!(
+                "wrong fix {:?} should compile and fail checks; it {}",
+                fix.name,
+                other.summary()
+            )),
+        }
+    }
+    std::fs::write(&lib, &source)?;
+    if problems.is_empty() {
+        println!("      ok: the checks catch its {} wrong fixes", fixes.len());
     }
     Ok(problems)
 }

@@ -51,8 +51,8 @@ where
     }
 
     /// The session's responses, in order, then the read error if there is
-    /// one. At most `capacity` responses wait in the stream for a slow
-    /// consumer.
+    /// one. At most `capacity` (at least 1) responses wait in the stream for
+    /// a slow consumer.
     pub fn into_stream(
         self,
         capacity: usize,

@@ -1,0 +1,141 @@
+//! Wrong fixes: plausible edits of a solution that must fail named checks.
+//! They turn "the checks reject a plausible wrong fix" from a claim into
+//! something `verify` proves on every run.
+//!
+//! Each lesson's `solutions/NN-slug/wrong-fixes.toml` lists them:
+//!
+//! ```toml
+//! [[wrong-fix]]
+//! name = "unbounded channel"
+//! why = "a stalled consumer lets the worker read the whole connection"
+//! must-fail = ["back_pressure::a_stalled_consumer_stops_the_reading"]
+//!
+//! [[wrong-fix.edit]]
+//! replace = "mpsc::channel(capacity)"
+//! with = "mpsc::channel(capacity * 1000)"
+//! ```
+//!
+//! Every `replace` must occur exactly once in the solution's `src/lib.rs`,
+//! so a wrong fix cannot silently stop applying when the solution changes.
+
+use std::path::Path;
+
+use anyhow::{Context as _, Result, bail};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+struct File {
+    #[serde(rename = "wrong-fix", default)]
+    wrong_fixes: Vec<WrongFix>,
+}
+
+/// One wrong fix of a lesson.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct WrongFix {
+    pub name: String,
+    /// Why it is wrong, in a sentence.
+    pub why: String,
+    /// Checks that must fail with it, as the end of their test names.
+    pub must_fail: Vec<String>,
+    #[serde(rename = "edit")]
+    pub edits: Vec<Edit>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Edit {
+    pub replace: String,
+    pub with: String,
+}
+
+/// The wrong fixes in `path`; none if the file does not exist.
+pub fn load(path: &Path) -> Result<Vec<WrongFix>> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(Vec::new());
+    };
+    let file: File = toml_edit::de::from_str(&text)
+        .with_context(|| format!("{} is malformed", path.display()))?;
+    for fix in &file.wrong_fixes {
+        if fix.must_fail.is_empty() || fix.edits.is_empty() {
+            bail!(
+                "{}: wrong fix {:?} needs must-fail and at least one edit",
+                path.display(),
+                fix.name
+            );
+        }
+    }
+    Ok(file.wrong_fixes)
+}
+
+impl WrongFix {
+    /// `source` with this fix's edits made.
+    pub fn apply(&self, source: &str) -> Result<String> {
+        let mut text = source.to_owned();
+        for edit in &self.edits {
+            match text.matches(edit.replace.as_str()).count() {
+                1 => text = text.replacen(&edit.replace, &edit.with, 1),
+                n => bail!(
+                    "wrong fix {:?}: the solution holds {n} copies of {:?}, not exactly one",
+                    self.name,
+                    edit.replace
+                ),
+            }
+        }
+        Ok(text)
+    }
+
+    /// The checks in `must_fail` that did not fail.
+    pub fn missed<'a>(&'a self, failed: &[String]) -> Vec<&'a str> {
+        self.must_fail
+            .iter()
+            .filter(|check| !failed.iter().any(|name| name.ends_with(check.as_str())))
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fix(text: &str) -> WrongFix {
+        let file: File = toml_edit::de::from_str(text).unwrap();
+        file.wrong_fixes.into_iter().next().unwrap()
+    }
+
+    const ONE: &str = r#"
+[[wrong-fix]]
+name = "bigger"
+why = "unbounded in effect"
+must-fail = ["back_pressure::stalls"]
+
+[[wrong-fix.edit]]
+replace = "channel(capacity)"
+with = "channel(capacity * 1000)"
+"#;
+
+    #[test]
+    fn an_edit_applies_exactly_once() {
+        let fix = fix(ONE);
+        assert_eq!(
+            fix.apply("let c = channel(capacity);").unwrap(),
+            "let c = channel(capacity * 1000);"
+        );
+        assert!(fix.apply("nothing to replace").is_err());
+        assert!(fix.apply("channel(capacity); channel(capacity);").is_err());
+    }
+
+    #[test]
+    fn a_must_fail_check_is_matched_by_the_end_of_its_name() {
+        let fix = fix(ONE);
+        assert!(
+            fix.missed(&["checks::back_pressure::stalls".into()])
+                .is_empty()
+        );
+        assert_eq!(
+            fix.missed(&["checks::order::lines".into()]),
+            ["back_pressure::stalls"]
+        );
+    }
+}
