@@ -7,11 +7,11 @@
 
 mod checks;
 mod explain;
+mod fixes;
 mod lessons;
 mod progress;
 mod verify;
 mod workspace;
-mod wrong_fixes;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

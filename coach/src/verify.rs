@@ -10,9 +10,9 @@ use anyhow::{Context as _, Result};
 
 use crate::checks::{self, Outcome};
 use crate::explain;
+use crate::fixes;
 use crate::lessons::Lesson;
 use crate::workspace;
-use crate::wrong_fixes;
 
 /// Where the starters come from.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -136,7 +136,7 @@ fn verify_lesson(
     match checks::run(scratch, target_dir, &lesson.package)? {
         Outcome::Done { passed } if passed > 0 => {
             println!("      ok: the solution passes its {passed} checks");
-            problems.extend(wrong_fix_problems(root, scratch, target_dir, lesson)?);
+            problems.extend(fix_problems(root, scratch, target_dir, lesson)?);
         }
         Outcome::Done { .. } => problems.push("the lesson has no checks".to_owned()),
         Outcome::DoesNotCompile { first, .. } => problems.push(format!(
@@ -154,25 +154,31 @@ fn verify_lesson(
     Ok(problems)
 }
 
-/// 3. Each wrong fix of the lesson compiles and fails the checks it names.
-fn wrong_fix_problems(
+/// Step 3 of a lesson: each wrong fix compiles and fails the checks it
+/// names; each right fix, another correct design, passes them all.
+fn fix_problems(
     root: &Path,
     scratch: &Path,
     target_dir: &Path,
     lesson: &Lesson,
 ) -> Result<Vec<String>> {
     let solution = root.join(lesson.solution_dir());
-    let fixes = wrong_fixes::load(&solution.join("wrong-fixes.toml"))?;
-    if fixes.is_empty() {
+    let fixes = fixes::load(&solution.join("fixes.toml"))?;
+    if fixes.wrong.is_empty() {
         return Ok(vec![format!(
-            "{}/wrong-fixes.toml lists no wrong fix: nothing shows the checks can fail",
+            "{}/fixes.toml lists no wrong fix: nothing shows that the checks can fail",
             lesson.solution_dir().display()
         )]);
     }
     let source = std::fs::read_to_string(solution.join("src/lib.rs"))?;
     let lib = scratch.join(&lesson.dir).join("src/lib.rs");
     let mut problems = Vec::new();
-    for fix in &fixes {
+    for (fix, right) in fixes
+        .wrong
+        .iter()
+        .map(|f| (f, false))
+        .chain(fixes.right.iter().map(|f| (f, true)))
+    {
         match fix.apply(&source) {
             Ok(text) => std::fs::write(&lib, text)?,
             Err(error) => {
@@ -180,8 +186,16 @@ fn wrong_fix_problems(
                 continue;
             }
         }
-        match checks::run(scratch, target_dir, &lesson.package)? {
-            Outcome::ChecksFail { failed, .. } => {
+        let outcome = checks::run(scratch, target_dir, &lesson.package)?;
+        match (right, outcome) {
+            (true, Outcome::Done { .. }) => {}
+            (true, other) => problems.push(format!(
+                "the checks refuse right fix {:?} ({}): it {}",
+                fix.name,
+                fix.why,
+                other.summary()
+            )),
+            (false, Outcome::ChecksFail { failed, .. }) => {
                 let missed = fix.missed(&failed);
                 if !missed.is_empty() {
                     problems.push(format!(
@@ -192,11 +206,11 @@ fn wrong_fix_problems(
                     ));
                 }
             }
-            Outcome::Done { .. } => problems.push(format!(
+            (false, Outcome::Done { .. }) => problems.push(format!(
                 "the checks accept wrong fix {:?}: {}",
                 fix.name, fix.why
             )),
-            other => problems.push(format!(
+            (false, other) => problems.push(format!(
                 "wrong fix {:?} should compile and fail checks; it {}",
                 fix.name,
                 other.summary()
@@ -205,7 +219,11 @@ fn wrong_fix_problems(
     }
     std::fs::write(&lib, &source)?;
     if problems.is_empty() {
-        println!("      ok: the checks catch its {} wrong fixes", fixes.len());
+        println!(
+            "      ok: the checks catch its {} wrong fixes and accept its {} other right fixes",
+            fixes.wrong.len(),
+            fixes.right.len()
+        );
     }
     Ok(problems)
 }

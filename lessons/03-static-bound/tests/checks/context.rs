@@ -21,7 +21,7 @@ async fn the_context_outlives_the_request() {
     let user = context
         .get::<UserDto>()
         .expect("the context holds the current user");
-    assert_eq!(user.name, "ada");
+    assert_eq!(&*user.name, "ada");
 }
 
 #[tokio::test(start_paused = true)]

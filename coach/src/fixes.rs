@@ -1,8 +1,9 @@
-//! Wrong fixes: plausible edits of a solution that must fail named checks.
-//! They turn "the checks reject a plausible wrong fix" from a claim into
-//! something `verify` proves on every run.
+//! Other fixes of a lesson, as edits of its solution: wrong ones that must
+//! fail named checks, and right ones, of another design, that must pass them
+//! all. They turn "the checks reject plausible wrong fixes and accept other
+//! correct designs" from a claim into something `verify` proves on every run.
 //!
-//! Each lesson's `solutions/NN-slug/wrong-fixes.toml` lists them:
+//! Each lesson's `solutions/NN-slug/fixes.toml` lists them:
 //!
 //! ```toml
 //! [[wrong-fix]]
@@ -13,6 +14,14 @@
 //! [[wrong-fix.edit]]
 //! replace = "mpsc::channel(capacity)"
 //! with = "mpsc::channel(capacity * 1000)"
+//!
+//! [[right-fix]]
+//! name = "no task at all"
+//! why = "a stream that reads when polled needs no worker"
+//!
+//! [[right-fix.edit]]
+//! replace = "..."
+//! with = "..."
 //! ```
 //!
 //! Every `replace` must occur exactly once in the solution's `src/lib.rs`,
@@ -23,20 +32,25 @@ use std::path::Path;
 use anyhow::{Context as _, Result, bail};
 use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
-struct File {
+/// The fixes of one lesson.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fixes {
     #[serde(rename = "wrong-fix", default)]
-    wrong_fixes: Vec<WrongFix>,
+    pub wrong: Vec<Fix>,
+    #[serde(rename = "right-fix", default)]
+    pub right: Vec<Fix>,
 }
 
-/// One wrong fix of a lesson.
+/// One fix of a lesson: edits of the solution's `src/lib.rs`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct WrongFix {
+pub struct Fix {
     pub name: String,
-    /// Why it is wrong, in a sentence.
+    /// Why it is wrong, or what makes it a different right design.
     pub why: String,
-    /// Checks that must fail with it, as the end of their test names.
+    /// For a wrong fix: checks that must fail, as the end of their names.
+    #[serde(default)]
     pub must_fail: Vec<String>,
     #[serde(rename = "edit")]
     pub edits: Vec<Edit>,
@@ -49,26 +63,36 @@ pub struct Edit {
     pub with: String,
 }
 
-/// The wrong fixes in `path`; none if the file does not exist.
-pub fn load(path: &Path) -> Result<Vec<WrongFix>> {
+/// The fixes in `path`; none if the file does not exist.
+pub fn load(path: &Path) -> Result<Fixes> {
     let Ok(text) = std::fs::read_to_string(path) else {
-        return Ok(Vec::new());
+        return Ok(Fixes::default());
     };
-    let file: File = toml_edit::de::from_str(&text)
+    let fixes: Fixes = toml_edit::de::from_str(&text)
         .with_context(|| format!("{} is malformed", path.display()))?;
-    for fix in &file.wrong_fixes {
-        if fix.must_fail.is_empty() || fix.edits.is_empty() {
-            bail!(
-                "{}: wrong fix {:?} needs must-fail and at least one edit",
-                path.display(),
-                fix.name
-            );
+    for fix in fixes.wrong.iter().chain(&fixes.right) {
+        if fix.edits.is_empty() {
+            bail!("{}: fix {:?} has no edit", path.display(), fix.name);
         }
     }
-    Ok(file.wrong_fixes)
+    if let Some(fix) = fixes.wrong.iter().find(|fix| fix.must_fail.is_empty()) {
+        bail!(
+            "{}: wrong fix {:?} names no check it must fail",
+            path.display(),
+            fix.name
+        );
+    }
+    if let Some(fix) = fixes.right.iter().find(|fix| !fix.must_fail.is_empty()) {
+        bail!(
+            "{}: right fix {:?} must pass every check: no must-fail",
+            path.display(),
+            fix.name
+        );
+    }
+    Ok(fixes)
 }
 
-impl WrongFix {
+impl Fix {
     /// `source` with this fix's edits made.
     pub fn apply(&self, source: &str) -> Result<String> {
         let mut text = source.to_owned();
@@ -99,9 +123,9 @@ impl WrongFix {
 mod tests {
     use super::*;
 
-    fn fix(text: &str) -> WrongFix {
-        let file: File = toml_edit::de::from_str(text).unwrap();
-        file.wrong_fixes.into_iter().next().unwrap()
+    fn fix(text: &str) -> Fix {
+        let fixes: Fixes = toml_edit::de::from_str(text).unwrap();
+        fixes.wrong.into_iter().next().unwrap()
     }
 
     const ONE: &str = r#"
