@@ -220,9 +220,13 @@ fn fix_problems(
     std::fs::write(&lib, &source)?;
     if problems.is_empty() {
         println!(
-            "      ok: the checks catch its {} wrong fixes and accept its {} other right fixes",
-            fixes.wrong.len(),
-            fixes.right.len()
+            "      ok: the checks catch {} and accept {}",
+            count(fixes.wrong.len(), "wrong fix", "wrong fixes"),
+            count(
+                fixes.right.len(),
+                "right fix of another design",
+                "right fixes of other designs"
+            )
         );
     }
     Ok(problems)
@@ -308,6 +312,14 @@ fn includes(chapter: &str) -> Vec<(&str, Option<&str>)> {
             None => (target.trim(), None),
         })
         .collect()
+}
+
+fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
 }
 
 fn list(errors: &BTreeSet<String>) -> String {
