@@ -36,9 +36,9 @@ pub struct Session<R> {
 }
 
 // ANCHOR: into_stream
+// `R: 'static` means "the reader holds no borrows": the task below owns it,
+// and a reader that borrowed (say, a `&mut TcpStream`) could die under it.
 impl<R> Session<R>
-// `'static` here means "R holds no borrows": the task below owns the reader,
-// and a reader that borrowed (say, `&mut TcpStream`) could die under it.
 where
     R: AsyncRead + Unpin + Send + 'static,
 {
@@ -76,6 +76,8 @@ where
                     return; // the stream was dropped
                 }
             }
+            // Room for a full read; without it `read_buf` grows the buffer
+            // 64 bytes at a time once it is full.
             self.buf.reserve(READ_SIZE);
             let read = tokio::select! {
                 read = self.reader.read_buf(&mut self.buf) => read,

@@ -72,8 +72,8 @@ impl Dispatcher {
         self.plugins
             .iter()
             .map(|plugin| {
-                // What the task will own: two reference counts and a clone of
-                // the message, which is two more. Nothing is copied.
+                // The task owns an `Arc` of the plugin and a clone of the
+                // message: three reference counts, and no byte copied.
                 let plugin = Arc::clone(plugin);
                 let message = message.clone();
                 tokio::spawn(async move { plugin.handle(message.borrow()).await })

@@ -1,8 +1,6 @@
 //! Every plugin receives every message, exactly once, with its metadata.
 
-use lesson::Dispatcher;
-
-use super::{Outcome, Recorder, as_plugins, finish, meta, payload};
+use super::{Outcome, Recorder, dispatcher, finish, meta, payload};
 
 #[tokio::test(start_paused = true)]
 async fn every_plugin_receives_every_message_once() {
@@ -11,12 +9,12 @@ async fn every_plugin_receives_every_message_once() {
         Recorder::new("metrics", Outcome::Succeed),
         Recorder::new("search", Outcome::Succeed),
     ];
-    let dispatcher = Dispatcher::new(as_plugins(&recorders));
+    let dispatcher = dispatcher(&recorders);
 
     for id in 0..5 {
         let handles = dispatcher.dispatch(meta(id), payload(&format!("message {id}")));
         assert_eq!(handles.len(), 3, "one handle per plugin");
-        for outcome in super::finish(handles).await {
+        for outcome in finish(handles).await {
             assert_eq!(outcome.expect("no handler panics"), Ok(()));
         }
     }
@@ -39,7 +37,7 @@ async fn every_plugin_receives_every_message_once() {
 
 #[tokio::test(start_paused = true)]
 async fn dispatching_to_no_plugin_is_fine() {
-    let dispatcher = Dispatcher::new(Vec::new());
+    let dispatcher = dispatcher(&[]);
     assert!(
         finish(dispatcher.dispatch(meta(0), payload("nobody")))
             .await

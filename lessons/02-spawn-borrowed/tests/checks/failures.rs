@@ -1,9 +1,7 @@
 //! A plugin that fails, or panics, does not stop the others; its failure is
 //! reported on its own handle.
 
-use lesson::Dispatcher;
-
-use super::{Outcome, Recorder, as_plugins, finish, meta, payload};
+use super::{Outcome, Recorder, dispatcher, finish, meta, payload};
 
 #[tokio::test(start_paused = true)]
 async fn a_failing_plugin_does_not_stop_the_others() {
@@ -13,7 +11,7 @@ async fn a_failing_plugin_does_not_stop_the_others() {
         Recorder::new("broken", Outcome::Panic),
         Recorder::new("last", Outcome::Succeed),
     ];
-    let dispatcher = Dispatcher::new(as_plugins(&recorders));
+    let dispatcher = dispatcher(&recorders);
 
     let outcomes = finish(dispatcher.dispatch(meta(1), payload("hello"))).await;
     let later = finish(dispatcher.dispatch(meta(2), payload("again"))).await;

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use lesson::{BorrowedMessage, HandlerError, MessageMeta, Plugin};
+use lesson::{BorrowedMessage, Dispatcher, HandlerError, MessageMeta, Plugin};
 use lesson_support::within;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
@@ -101,11 +101,10 @@ impl Plugin for Recorder {
     }
 }
 
-fn as_plugins(recorders: &[Arc<Recorder>]) -> Vec<Arc<dyn Plugin>> {
-    recorders
-        .iter()
-        .map(|r| Arc::clone(r) as Arc<dyn Plugin>)
-        .collect()
+/// A dispatcher over these recorders, in this order.
+fn dispatcher(recorders: &[Arc<Recorder>]) -> Dispatcher {
+    let plugins = recorders.iter().map(|r| Arc::clone(r) as Arc<dyn Plugin>);
+    Dispatcher::new(plugins.collect())
 }
 
 fn meta(id: u64) -> MessageMeta {

@@ -4,11 +4,10 @@
 use std::sync::Arc;
 
 use bytes::{BufMut, BytesMut};
-use lesson::Dispatcher;
 use lesson_support::{alive_tasks, settle};
 use tokio::sync::Semaphore;
 
-use super::{Outcome, Recorder, as_plugins, finish, meta, payload};
+use super::{Outcome, Recorder, dispatcher, finish, meta, payload};
 
 #[tokio::test(start_paused = true)]
 async fn every_plugin_sees_the_callers_bytes_not_a_copy() {
@@ -16,7 +15,7 @@ async fn every_plugin_sees_the_callers_bytes_not_a_copy() {
         Recorder::new("one", Outcome::Succeed),
         Recorder::new("two", Outcome::Succeed),
     ];
-    let dispatcher = Dispatcher::new(as_plugins(&recorders));
+    let dispatcher = dispatcher(&recorders);
     let payload = payload("a large frame, in real life");
 
     finish(dispatcher.dispatch(meta(7), payload.clone())).await;
@@ -40,7 +39,7 @@ async fn the_caller_reuses_its_buffer_while_handlers_still_run() {
         Recorder::gated("slow", &gate),
         Recorder::gated("slower", &gate),
     ];
-    let dispatcher = Dispatcher::new(as_plugins(&recorders));
+    let dispatcher = dispatcher(&recorders);
 
     // The decoder's read buffer: the frame is split off it, then it is reused.
     let mut buffer = BytesMut::with_capacity(64);
@@ -70,7 +69,7 @@ async fn nothing_keeps_the_message_once_handlers_are_done() {
         Recorder::new("a", Outcome::Succeed),
         Recorder::new("b", Outcome::Fail),
     ];
-    let dispatcher = Dispatcher::new(as_plugins(&recorders));
+    let dispatcher = dispatcher(&recorders);
     let payload = payload("short-lived");
 
     finish(dispatcher.dispatch(meta(3), payload.clone())).await;
