@@ -32,8 +32,12 @@ pub enum Outcome {
     /// The checks did not run to the end: the test binary crashed or hung,
     /// or cargo could not start them.
     Broken { why: String },
-    /// Every check passes.
-    Done { passed: usize },
+    /// Every check passes; `checks` are their names.
+    Done {
+        passed: usize,
+        #[serde(default)]
+        checks: Vec<String>,
+    },
 }
 
 impl Outcome {
@@ -61,7 +65,7 @@ impl Outcome {
                     why.lines().next().unwrap_or_default()
                 )
             }
-            Outcome::Done { passed } => format!("done ({passed} checks pass)"),
+            Outcome::Done { passed, .. } => format!("done ({passed} checks pass)"),
         }
     }
 }
@@ -179,6 +183,7 @@ pub fn run(root: &Path, target_dir: &Path, package: &str) -> Result<Outcome> {
     }
     Ok(Outcome::Done {
         passed: report.passed,
+        checks: report.passed_names,
     })
 }
 
@@ -188,6 +193,7 @@ struct Report {
     errors: BTreeSet<String>,
     first_error: Option<String>,
     passed: usize,
+    passed_names: Vec<String>,
     failed: Vec<String>,
     /// The harness's "failures:" section, which holds the panic messages.
     failures_text: String,
@@ -227,12 +233,15 @@ impl Report {
     /// failure details that follow `failures:`.
     fn take_test_line(&mut self, line: &str) {
         if let Some(rest) = line.strip_prefix("test ") {
-            if rest.ends_with(" ... ok") {
+            // A `#[should_panic]` test is listed as `name - should panic`.
+            let name = |name: &str| name.trim_end_matches(" - should panic").to_owned();
+            if let Some(passed) = rest.strip_suffix(" ... ok") {
                 self.passed += 1;
+                self.passed_names.push(name(passed));
                 return;
             }
-            if let Some(name) = rest.strip_suffix(" ... FAILED") {
-                self.failed.push(name.to_owned());
+            if let Some(failed) = rest.strip_suffix(" ... FAILED") {
+                self.failed.push(name(failed));
                 return;
             }
             if rest.starts_with("result:") {
@@ -280,6 +289,7 @@ mod tests {
              test result: FAILED. 2 passed; 1 failed\n",
         );
         assert_eq!(report.passed, 2);
+        assert_eq!(report.passed_names, ["checks::order::a", "checks::c"]);
         assert_eq!(report.failed, ["checks::zero_copy::b"]);
         assert!(report.failures_text.contains("line copied"));
         assert!(!report.failures_text.contains("test result"));

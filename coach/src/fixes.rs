@@ -26,6 +26,16 @@
 //!
 //! Every `replace` must occur exactly once in the solution's `src/lib.rs`,
 //! so a wrong fix cannot silently stop applying when the solution changes.
+//!
+//! Every check of the lesson must be shown able to fail: named in the
+//! `must-fail` of a wrong fix, or, for a promise the types keep (no
+//! compiling edit can break it), in a `type-level` entry that says why:
+//!
+//! ```toml
+//! [[type-level]]
+//! check = "owned_stream::snapshots_outlive_the_session"
+//! why = "a Snapshot owns its payload by its public type"
+//! ```
 
 use std::path::Path;
 
@@ -40,6 +50,16 @@ pub struct Fixes {
     pub wrong: Vec<Fix>,
     #[serde(rename = "right-fix", default)]
     pub right: Vec<Fix>,
+    #[serde(rename = "type-level", default)]
+    pub type_level: Vec<TypeLevel>,
+}
+
+/// A check that no compiling edit can make fail, and why.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypeLevel {
+    pub check: String,
+    pub why: String,
 }
 
 /// One fix of a lesson: edits of the solution's `src/lib.rs`.
@@ -89,7 +109,60 @@ pub fn load(path: &Path) -> Result<Fixes> {
             fix.name
         );
     }
+    if let Some(entry) = fixes.type_level.iter().find(|e| e.why.trim().is_empty()) {
+        bail!(
+            "{}: type-level check {:?} must say why no edit can break it",
+            path.display(),
+            entry.check
+        );
+    }
     Ok(fixes)
+}
+
+/// Whether `name`, a check's full name, is `check` or ends with `::check`.
+pub fn names(name: &str, check: &str) -> bool {
+    name == check
+        || name
+            .strip_suffix(check)
+            .is_some_and(|rest| rest.ends_with("::"))
+}
+
+impl Fixes {
+    /// The checks in `checks` (full names) that nothing shows can fail: no
+    /// wrong fix names them in `must-fail`, and no `type-level` entry
+    /// explains them.
+    pub fn unproven<'a>(&self, checks: &'a [String]) -> Vec<&'a str> {
+        checks
+            .iter()
+            .filter(|check| {
+                let by_fix = self
+                    .wrong
+                    .iter()
+                    .flat_map(|fix| &fix.must_fail)
+                    .any(|named| names(check, named));
+                let by_type = self.type_level.iter().any(|e| names(check, &e.check));
+                !by_fix && !by_type
+            })
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// Names in `must-fail` or `type-level` that match no check in `checks`:
+    /// a renamed or deleted check.
+    pub fn dangling(&self, checks: &[String]) -> Vec<String> {
+        let named = self
+            .wrong
+            .iter()
+            .flat_map(|fix| fix.must_fail.iter())
+            .chain(self.type_level.iter().map(|e| &e.check));
+        let mut dangling: Vec<String> = named
+            .filter(|name| !checks.iter().any(|check| names(check, name)))
+            .cloned()
+            .collect();
+        dangling.sort();
+        dangling.dedup();
+        dangling
+    }
 }
 
 impl Fix {
@@ -113,7 +186,7 @@ impl Fix {
     pub fn missed<'a>(&'a self, failed: &[String]) -> Vec<&'a str> {
         self.must_fail
             .iter()
-            .filter(|check| !failed.iter().any(|name| name.ends_with(check.as_str())))
+            .filter(|check| !failed.iter().any(|name| names(name, check)))
             .map(String::as_str)
             .collect()
     }
@@ -148,6 +221,32 @@ with = "channel(capacity * 1000)"
         );
         assert!(fix.apply("nothing to replace").is_err());
         assert!(fix.apply("channel(capacity); channel(capacity);").is_err());
+    }
+
+    #[test]
+    fn a_check_no_wrong_fix_names_is_unproven() {
+        let text = format!(
+            "{ONE}\n[[type-level]]\ncheck = \"owned::is_static\"\nwhy = \"the types say so\"\n"
+        );
+        let fixes: Fixes = toml_edit::de::from_str(&text).unwrap();
+        let checks = [
+            "checks::back_pressure::stalls".to_owned(),
+            "checks::owned::is_static".to_owned(),
+            "checks::order::new_check".to_owned(),
+            "checks::back_pressure::stalls_too".to_owned(),
+        ];
+        assert_eq!(
+            fixes.unproven(&checks),
+            [
+                "checks::order::new_check",
+                "checks::back_pressure::stalls_too"
+            ]
+        );
+        assert!(fixes.dangling(&checks).is_empty());
+        assert_eq!(
+            fixes.dangling(&checks[2..]),
+            ["back_pressure::stalls", "owned::is_static"]
+        );
     }
 
     #[test]

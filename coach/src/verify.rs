@@ -134,9 +134,9 @@ fn verify_lesson(
     }
     workspace::replace_dir(&solution_src, &scratch.join(&lesson.dir).join("src"))?;
     match checks::run(scratch, target_dir, &lesson.package)? {
-        Outcome::Done { passed } if passed > 0 => {
+        Outcome::Done { passed, checks } if passed > 0 => {
             println!("      ok: the solution passes its {passed} checks");
-            problems.extend(fix_problems(root, scratch, target_dir, lesson)?);
+            problems.extend(fix_problems(root, scratch, target_dir, lesson, &checks)?);
         }
         Outcome::Done { .. } => problems.push("the lesson has no checks".to_owned()),
         Outcome::DoesNotCompile { first, .. } => problems.push(format!(
@@ -154,25 +154,46 @@ fn verify_lesson(
     Ok(problems)
 }
 
-/// Step 3 of a lesson: each wrong fix compiles and fails the checks it
-/// names; each right fix, another correct design, passes them all.
+/// Step 3 of a lesson: every check is shown able to fail; each wrong fix
+/// compiles and fails the checks it names; each right fix, another correct
+/// design, passes them all. `checks` are the names of the lesson's checks.
 fn fix_problems(
     root: &Path,
     scratch: &Path,
     target_dir: &Path,
     lesson: &Lesson,
+    checks: &[String],
 ) -> Result<Vec<String>> {
     let solution = root.join(lesson.solution_dir());
-    let fixes = fixes::load(&solution.join("fixes.toml"))?;
+    let fixes_file = lesson.solution_dir().join("fixes.toml");
+    let fixes = fixes::load(&root.join(&fixes_file))?;
     if fixes.wrong.is_empty() {
         return Ok(vec![format!(
-            "{}/fixes.toml lists no wrong fix: nothing shows that the checks can fail",
-            lesson.solution_dir().display()
+            "{} lists no wrong fix: nothing shows that the checks can fail",
+            fixes_file.display()
         )]);
+    }
+    let mut problems = Vec::new();
+    let unproven = fixes.unproven(checks);
+    if !unproven.is_empty() {
+        problems.push(format!(
+            "nothing shows that these checks can fail: name each in the `must-fail` \
+             of a wrong fix in {}, or, if no compiling edit can break it, in a \
+             `[[type-level]]` entry that says why:\n{}",
+            fixes_file.display(),
+            unproven.join("\n")
+        ));
+    }
+    let dangling = fixes.dangling(checks);
+    if !dangling.is_empty() {
+        problems.push(format!(
+            "{} names checks the lesson does not have (renamed or removed?): {}",
+            fixes_file.display(),
+            dangling.join(", ")
+        ));
     }
     let source = std::fs::read_to_string(solution.join("src/lib.rs"))?;
     let lib = scratch.join(&lesson.dir).join("src/lib.rs");
-    let mut problems = Vec::new();
     for (fix, right) in fixes
         .wrong
         .iter()
@@ -219,6 +240,10 @@ fn fix_problems(
     }
     std::fs::write(&lib, &source)?;
     if problems.is_empty() {
+        println!(
+            "      ok: every check is shown able to fail ({} by the types alone)",
+            fixes.type_level.len()
+        );
         println!(
             "      ok: the checks catch {} and accept {}",
             count(fixes.wrong.len(), "wrong fix", "wrong fixes"),

@@ -1,5 +1,6 @@
 //! What the lesson checks share: a timeout that names what hung, the runtime's
-//! live task count, and a scripted reader that plays a connection.
+//! live task count, a scripted reader that plays a connection and records
+//! where it wrote, and allocation counts.
 //!
 //! Checks run on tokio's current-thread runtime with paused time
 //! (`#[tokio::test(start_paused = true)]`): when every task is waiting, the
@@ -10,8 +11,8 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -63,6 +64,8 @@ pub struct ScriptedReader {
     chunks: VecDeque<Vec<u8>>,
     then: Then,
     probe: Arc<ReaderProbe>,
+    /// How many bytes of input were delivered so far.
+    offset: usize,
 }
 
 /// The check's side of a [`ScriptedReader`].
@@ -70,6 +73,20 @@ pub struct ScriptedReader {
 pub struct ReaderProbe {
     chunks_delivered: AtomicUsize,
     dropped: AtomicBool,
+    /// Where each read put its bytes, in order.
+    written: Mutex<Vec<Written>>,
+}
+
+/// One read of a [`ScriptedReader`]: where in memory it put its bytes, and
+/// where those bytes are in the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Written {
+    /// The address of the first byte written into the reader's `ReadBuf`.
+    pub address: usize,
+    /// How many bytes this read wrote.
+    pub len: usize,
+    /// Where the first of them is in the input, counted from 0.
+    pub offset: usize,
 }
 
 impl ReaderProbe {
@@ -82,6 +99,22 @@ impl ReaderProbe {
     pub fn dropped(&self) -> bool {
         self.dropped.load(Ordering::SeqCst)
     }
+
+    /// Every read so far: where the reader wrote, and what.
+    pub fn written(&self) -> Vec<Written> {
+        self.written.lock().unwrap().clone()
+    }
+
+    /// Where the reader wrote the input's bytes `offset..offset + len`, if
+    /// one read wrote all of them: the address the byte at `offset` was
+    /// written to. `None` when they were split across reads.
+    pub fn written_at(&self, offset: usize, len: usize) -> Option<usize> {
+        let written = self.written.lock().unwrap();
+        let read = written
+            .iter()
+            .find(|w| w.offset <= offset && offset + len <= w.offset + w.len)?;
+        Some(read.address + (offset - read.offset))
+    }
 }
 
 impl ScriptedReader {
@@ -90,11 +123,17 @@ impl ScriptedReader {
         I: IntoIterator<Item = C>,
         C: AsRef<[u8]>,
     {
+        let chunks: VecDeque<Vec<u8>> = chunks.into_iter().map(|c| c.as_ref().to_vec()).collect();
         let probe = Arc::new(ReaderProbe::default());
+        // Room for the records up front, so that keeping them does not count
+        // against the code under test in an allocation check (a reader with
+        // little room splits chunks and may need more: that is counted).
+        probe.written.lock().unwrap().reserve(chunks.len());
         let reader = ScriptedReader {
-            chunks: chunks.into_iter().map(|c| c.as_ref().to_vec()).collect(),
+            chunks,
             then,
             probe: Arc::clone(&probe),
+            offset: 0,
         };
         (reader, probe)
     }
@@ -115,11 +154,23 @@ impl AsyncRead for ScriptedReader {
             };
         };
         let n = chunk.len().min(out.remaining());
+        let start = out.filled().len();
         out.put_slice(&chunk[..n]);
         chunk.drain(..n);
         if chunk.is_empty() {
             self.chunks.pop_front();
             self.probe.chunks_delivered.fetch_add(1, Ordering::SeqCst);
+        }
+        // The very memory the bytes went to: the caller's buffer, as a real
+        // socket read would fill it.
+        let written = Written {
+            address: out.filled()[start..].as_ptr() as usize,
+            len: n,
+            offset: self.offset,
+        };
+        self.offset += n;
+        if n > 0 {
+            self.probe.written.lock().unwrap().push(written);
         }
         Poll::Ready(Ok(()))
     }
@@ -129,6 +180,33 @@ impl Drop for ScriptedReader {
     fn drop(&mut self) {
         self.probe.dropped.store(true, Ordering::SeqCst);
     }
+}
+
+/// What a piece of code allocated on this thread, from the counting global
+/// allocator that this crate installs in every test binary that links it.
+pub use allocation_counter::AllocationInfo as Allocations;
+
+/// Runs `code` and counts the heap allocations it makes on this thread:
+/// how many, how many bytes, the peak, and what is still live at the end.
+/// Counts are exact and deterministic, so checks can compare them with
+/// numbers, not timings. Other threads (parallel tests) are not counted.
+pub fn count_allocations<R>(code: impl FnOnce() -> R) -> (R, Allocations) {
+    let mut result = None;
+    let counted = allocation_counter::measure(|| result = Some(code()));
+    (result.expect("the measured code ran"), counted)
+}
+
+/// A current-thread tokio runtime with paused time, like the one
+/// `#[tokio::test(start_paused = true)]` builds, for checks that count the
+/// allocations of async code: build it outside the count, then
+/// `count_allocations(|| runtime.block_on(..))`. Everything the code under
+/// test spawns runs on this thread, so it is counted.
+pub fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a current-thread runtime can be built")
 }
 
 /// Ways to fake `'static` or hide a leak that no fix here may use: they make

@@ -8,12 +8,13 @@
 //! This code does not compile. Run `cargo test` in this folder and read the
 //! errors; the chapter is `book/src/01-stream-buffer.md`, and `cargo run --
 //! hint 01` at the root gives one hint at a time. When it compiles, the checks
-//! in `tests/` say what a good session must also promise: frames handed out
-//! without copying them, a bounded queue, and a worker that stops when
-//! nobody listens any more.
+//! in `tests/` say what a good session must also promise: lines handed out
+//! without copying them, a bounded queue, a bounded line length, and a worker
+//! that stops when nobody listens any more.
 //!
 //! Change the insides as you like; keep the public API (`Snapshot`,
-//! `Session::new`, `Session::into_stream`), which is what the checks use.
+//! `Session::new`, `Session::with_max_line_length`, `Session::into_stream`,
+//! `DEFAULT_MAX_LINE_LENGTH`), which is what the checks use.
 #![forbid(unsafe_code)]
 
 use std::io;
@@ -26,6 +27,11 @@ use tokio_stream::wrappers::ReceiverStream;
 
 /// How many bytes the session asks the connection for at a time.
 const READ_SIZE: usize = 4096;
+
+/// The longest line a session accepts unless told otherwise, without its
+/// `\n`. A peer that never sends a newline would otherwise make the buffer
+/// grow without limit.
+pub const DEFAULT_MAX_LINE_LENGTH: usize = 64 * 1024;
 
 /// One response of the session: a line of the connection, without its `\n`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +48,7 @@ pub struct Session<R> {
     reader: R,
     buf: BytesMut,
     next_seq: u64,
+    max_line_length: usize,
 }
 
 impl<R> Session<R>
@@ -53,7 +60,15 @@ where
             reader,
             buf: BytesMut::with_capacity(READ_SIZE),
             next_seq: 0,
+            max_line_length: DEFAULT_MAX_LINE_LENGTH,
         }
+    }
+
+    /// Refuses lines longer than `max` bytes (without their `\n`): the
+    /// stream yields an `InvalidData` error and ends.
+    pub fn with_max_line_length(mut self, max: usize) -> Self {
+        self.max_line_length = max;
+        self
     }
 
     /// The session's responses, in order, then the read error if there is
@@ -78,6 +93,14 @@ where
             let mut lines: Vec<Bytes> = self.complete_lines().map(Bytes::copy_from_slice).collect();
             let used: usize = lines.iter().map(|line| line.len() + 1).sum();
             let _ = self.buf.split_to(used);
+            let longest = lines.iter().map(Bytes::len).max().unwrap_or(0);
+            if longest.max(self.buf.len()) > self.max_line_length {
+                let message = format!("a line is longer than {} bytes", self.max_line_length);
+                let _ = tx
+                    .send(Err(io::Error::new(io::ErrorKind::InvalidData, message)))
+                    .await;
+                return;
+            }
             if at_end && !self.buf.is_empty() {
                 lines.push(Bytes::copy_from_slice(&self.buf));
                 self.buf.clear();

@@ -3,8 +3,10 @@
 //! The session's buffer has one owner, a worker task. Consumers never borrow
 //! it: each response is cut off the front of the buffer as a `Bytes`, an
 //! owned, reference-counted view of the same memory the connection was read
-//! into. No byte is copied after the read, and the stream that carries the
-//! responses owns everything it holds, so it is `Send + 'static`.
+//! into. A line that arrives in one read is never copied again; only the
+//! unfinished tail of a read may be moved, by `reserve`, when the buffer is
+//! full (see `run`). The stream that carries the responses owns everything
+//! it holds, so it is `Send + 'static`.
 #![forbid(unsafe_code)]
 
 use std::io;
@@ -17,6 +19,11 @@ use tokio_stream::wrappers::ReceiverStream;
 
 /// How many bytes the session asks the connection for at a time.
 const READ_SIZE: usize = 4096;
+
+/// The longest line a session accepts unless told otherwise, without its
+/// `\n`. A peer that never sends a newline would otherwise make the buffer
+/// grow without limit.
+pub const DEFAULT_MAX_LINE_LENGTH: usize = 64 * 1024;
 
 /// One response of the session: a line of the connection, without its `\n`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +40,10 @@ pub struct Session<R> {
     reader: R,
     buf: BytesMut,
     next_seq: u64,
+    max_line_length: usize,
+    /// How much of `buf` is known to hold no `\n`: each byte is searched
+    /// once, however many reads a long line takes to arrive.
+    searched: usize,
 }
 
 // ANCHOR: into_stream
@@ -47,7 +58,16 @@ where
             reader,
             buf: BytesMut::with_capacity(READ_SIZE),
             next_seq: 0,
+            max_line_length: DEFAULT_MAX_LINE_LENGTH,
+            searched: 0,
         }
+    }
+
+    /// Refuses lines longer than `max` bytes (without their `\n`): the
+    /// stream yields an `InvalidData` error and ends.
+    pub fn with_max_line_length(mut self, max: usize) -> Self {
+        self.max_line_length = max;
+        self
     }
 
     /// The session's responses, in order, then the read error if there is
@@ -71,13 +91,25 @@ where
     /// read fails or the consumer goes away.
     async fn run(mut self, tx: mpsc::Sender<io::Result<Snapshot>>) {
         loop {
-            while let Some(snapshot) = self.next_line() {
+            loop {
+                let snapshot = match self.next_line() {
+                    Ok(Some(snapshot)) => snapshot,
+                    Ok(None) => break,
+                    Err(too_long) => {
+                        let _ = tx.send(Err(too_long)).await;
+                        return;
+                    }
+                };
                 if tx.send(Ok(snapshot)).await.is_err() {
                     return; // the stream was dropped
                 }
             }
             // Room for a full read; without it `read_buf` grows the buffer
-            // 64 bytes at a time once it is full.
+            // 64 bytes at a time once it is full. This is the one place
+            // bytes are copied: when the buffer is out of room, `reserve`
+            // moves the unfinished line at its end (never a whole line) to
+            // the front of the same allocation if no snapshot shares it any
+            // more, or to a new allocation if one still does.
             self.buf.reserve(READ_SIZE);
             let read = tokio::select! {
                 read = self.reader.read_buf(&mut self.buf) => read,
@@ -87,6 +119,8 @@ where
             };
             match read {
                 Ok(0) => {
+                    // The last line has no `\n`; `next_line` has already
+                    // refused it if it was too long.
                     if !self.buf.is_empty() {
                         let rest = self.buf.split().freeze();
                         let last = self.snapshot(rest);
@@ -106,11 +140,31 @@ where
     /// Cuts the first complete line off the buffer, without copying it:
     /// `split_to` + `freeze` turn the front of the `BytesMut` into a `Bytes`
     /// that shares the allocation, and `truncate` drops the `\n` from the view.
-    fn next_line(&mut self) -> Option<Snapshot> {
-        let newline = self.buf.iter().position(|byte| *byte == b'\n')?;
+    /// Fails when the line is, or has grown, longer than the limit.
+    fn next_line(&mut self) -> io::Result<Option<Snapshot>> {
+        let unsearched = &self.buf[self.searched..];
+        let Some(found) = unsearched.iter().position(|byte| *byte == b'\n') else {
+            self.searched = self.buf.len();
+            if self.buf.len() > self.max_line_length {
+                return Err(self.too_long());
+            }
+            return Ok(None);
+        };
+        let newline = self.searched + found;
+        self.searched = 0;
+        if newline > self.max_line_length {
+            return Err(self.too_long());
+        }
         let mut line = self.buf.split_to(newline + 1).freeze();
         line.truncate(newline);
-        Some(self.snapshot(line))
+        Ok(Some(self.snapshot(line)))
+    }
+
+    fn too_long(&self) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a line is longer than {} bytes", self.max_line_length),
+        )
     }
     // ANCHOR_END: worker
 

@@ -15,12 +15,19 @@ async fn dropping_the_stream_stops_a_worker_blocked_on_sending() {
     let mut stream = Box::pin(Session::new(reader).into_stream(2));
     within("the first line", stream.next()).await;
     settle().await; // the worker fills the queue and waits
+    let read_before = probe.chunks_delivered();
     drop(stream);
     settle().await;
 
     assert!(
         probe.dropped(),
         "the stream is gone but the connection is still open"
+    );
+    assert!(
+        probe.chunks_delivered() <= read_before + 1,
+        "the stream is gone, yet the worker read {} more lines: a failed \
+         `send` means nobody listens, so stop",
+        probe.chunks_delivered() - read_before,
     );
     assert_eq!(alive_tasks(), tasks_before, "a task outlived the stream");
 }

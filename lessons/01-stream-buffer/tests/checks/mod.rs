@@ -3,6 +3,7 @@
 
 mod back_pressure;
 mod cancellation;
+mod line_length;
 mod order;
 mod owned_stream;
 mod zero_copy;

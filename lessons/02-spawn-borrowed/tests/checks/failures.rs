@@ -1,5 +1,10 @@
-//! A plugin that fails, or panics, does not stop the others; its failure is
-//! reported on its own handle.
+//! A plugin that fails, panics or never finishes does not stop the others;
+//! its failure is reported on its own handle.
+
+use std::sync::Arc;
+
+use lesson_support::{settle, within};
+use tokio::sync::Semaphore;
 
 use super::{Outcome, Recorder, dispatcher, finish, meta, payload};
 
@@ -42,5 +47,50 @@ async fn a_failing_plugin_does_not_stop_the_others() {
             "{} missed a message",
             recorder.name
         );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_plugin_that_never_finishes_holds_up_nobody() {
+    // A gate that never opens: this plugin waits forever on every message.
+    let never = Arc::new(Semaphore::new(0));
+    let recorders = [
+        Recorder::gated("stuck", &never),
+        Recorder::new("second", Outcome::Succeed),
+        Recorder::new("third", Outcome::Fail),
+        Recorder::new("fourth", Outcome::Succeed),
+    ];
+    let dispatcher = dispatcher(&recorders);
+
+    let mut stuck = Vec::new();
+    for id in 0..3 {
+        let mut handles = dispatcher.dispatch(meta(id), payload("urgent"));
+        assert_eq!(handles.len(), 4, "one handle per plugin");
+        stuck.push(handles.remove(0));
+        let others = within(
+            "the other plugins, while the first one never finishes",
+            futures::future::join_all(handles),
+        )
+        .await;
+        assert!(
+            others.iter().all(Result::is_ok),
+            "no other handler panics: {others:?}"
+        );
+    }
+    for recorder in &recorders[1..] {
+        assert_eq!(
+            recorder.seen().len(),
+            3,
+            "{} missed a message",
+            recorder.name
+        );
+    }
+    settle().await;
+    assert!(
+        stuck.iter().all(|handle| !handle.is_finished()),
+        "the stuck plugin's handles are still running"
+    );
+    for handle in stuck {
+        handle.abort();
     }
 }

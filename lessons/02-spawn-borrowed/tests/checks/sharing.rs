@@ -2,9 +2,12 @@
 //! `dispatch` returns; and nothing holds the message once handlers are done.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bytes::{BufMut, BytesMut};
-use lesson_support::{alive_tasks, settle};
+use bytes::{BufMut, Bytes, BytesMut};
+use futures::future::BoxFuture;
+use lesson::{BorrowedMessage, Dispatcher, HandlerError, Plugin};
+use lesson_support::{alive_tasks, count_allocations, paused_runtime, settle};
 use tokio::sync::Semaphore;
 
 use super::{Outcome, Recorder, dispatcher, finish, meta, payload};
@@ -80,4 +83,50 @@ async fn nothing_keeps_the_message_once_handlers_are_done() {
         "handlers are done, yet someone still holds the payload (leaked or stored)",
     );
     assert_eq!(alive_tasks(), tasks_before, "a handler task is still alive");
+}
+
+/// A plugin that only looks at the message: it allocates nothing itself, so
+/// what an allocation count sees is the dispatcher's doing.
+struct Glance {
+    bytes_seen: AtomicUsize,
+}
+
+impl Plugin for Glance {
+    fn name(&self) -> &str {
+        "glance"
+    }
+
+    fn handle<'a>(&'a self, msg: BorrowedMessage<'a>) -> BoxFuture<'a, Result<(), HandlerError>> {
+        self.bytes_seen.fetch_add(msg.raw.len(), Ordering::SeqCst);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[test]
+fn dispatching_allocates_nothing_the_size_of_the_payload() {
+    const PLUGINS: usize = 8;
+    const FRAME: usize = 256 * 1024;
+    let glance = Arc::new(Glance {
+        bytes_seen: AtomicUsize::new(0),
+    });
+    let plugins = (0..PLUGINS).map(|_| Arc::clone(&glance) as Arc<dyn Plugin>);
+    let dispatcher = Dispatcher::new(plugins.collect());
+    let frame = Bytes::from(vec![7_u8; FRAME]);
+    let runtime = paused_runtime();
+
+    let ((), counted) = count_allocations(|| {
+        runtime.block_on(async {
+            finish(dispatcher.dispatch(meta(1), frame.clone())).await;
+        })
+    });
+
+    assert_eq!(glance.bytes_seen.load(Ordering::SeqCst), PLUGINS * FRAME);
+    // Tasks, handles and reference counts take a few hundred bytes each;
+    // one copy of the frame alone is 256 KiB.
+    assert!(
+        counted.bytes_total < FRAME as u64,
+        "dispatching one {FRAME}-byte frame to {PLUGINS} plugins allocated {} bytes: \
+         the payload was copied. Share it: cloning a `Bytes` bumps a reference count",
+        counted.bytes_total
+    );
 }

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use lesson::{Context, Request, UserDto, build_context};
-use lesson_support::within;
+use lesson_support::{count_allocations, within};
 
 fn request(user: &str) -> Request {
     Request {
@@ -47,4 +47,29 @@ fn the_type_map_keeps_one_value_per_type() {
     assert_eq!(context.get::<u32>(), Some(&42));
     assert_eq!(context.get::<String>().map(String::as_str), Some("second"));
     assert!(context.get::<u64>().is_none());
+}
+
+#[test]
+fn a_context_and_its_request_leave_nothing_behind() {
+    // The first context may set up what any first use sets up; from then on
+    // a request and its context, once dropped, must give back every byte.
+    drop(build_context(&request("warm-up")));
+    for user in ["ada", "grace", "barbara"] {
+        let ((), counted) = count_allocations(|| {
+            let request = request(&format!("{user}, signed in at 09:00"));
+            let context = build_context(&request);
+            assert!(context.get::<UserDto>().is_some());
+            drop(context);
+            drop(request);
+        });
+        assert_eq!(
+            (counted.count_current, counted.bytes_current),
+            (0, 0),
+            "building and dropping a context for {user:?} left {} allocations ({} bytes) \
+             alive: something keeps the user forever (a leak, or a global table \
+             nobody empties)",
+            counted.count_current,
+            counted.bytes_current,
+        );
+    }
 }

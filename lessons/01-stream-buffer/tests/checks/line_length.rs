@@ -1,0 +1,80 @@
+//! A line may be at most `max_line_length` bytes long: a peer that never
+//! sends a newline gets an error, not all the memory it asks for.
+
+use std::io::ErrorKind;
+
+use futures::StreamExt;
+use lesson::{DEFAULT_MAX_LINE_LENGTH, Session};
+use lesson_support::{ScriptedReader, Then, count_allocations, paused_runtime, settle, within};
+
+use super::{drain, payloads};
+
+#[test]
+fn a_peer_that_never_ends_its_line_gets_an_error_in_bounded_memory() {
+    const LIMIT: usize = 16 * 1024;
+    // 1 MiB without a newline, then silence: only a limit ends this.
+    let chunks = vec![vec![b'x'; 4096]; 256];
+    let (reader, probe) = ScriptedReader::new(&chunks, Then::Hang);
+    let runtime = paused_runtime();
+
+    let (items, counted) = count_allocations(|| {
+        runtime.block_on(async {
+            let session = Session::new(reader).with_max_line_length(LIMIT);
+            let mut stream = Box::pin(session.into_stream(4));
+            let first = within("an error for a line longer than the limit", stream.next()).await;
+            let then = within("the end of the stream after the error", stream.next()).await;
+            settle().await;
+            (first, then)
+        })
+    });
+
+    let error = match items.0 {
+        Some(Err(error)) => error,
+        other => panic!("expected an error for a too long line, got {other:?}"),
+    };
+    assert_eq!(error.kind(), ErrorKind::InvalidData, "{error}");
+    assert!(
+        error.to_string().contains(&LIMIT.to_string()),
+        "the error names the limit: {error}"
+    );
+    assert!(items.1.is_none(), "the stream ends after the error");
+    assert!(probe.dropped(), "the connection is closed after the error");
+    let read = probe.chunks_delivered() * 4096;
+    assert!(
+        read <= 2 * LIMIT,
+        "the session read {read} bytes of one line with a limit of {LIMIT}"
+    );
+    assert!(
+        counted.bytes_max <= 4 * LIMIT as u64,
+        "the session held {} bytes at once for a line limited to {LIMIT}",
+        counted.bytes_max
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn lines_up_to_the_limit_pass_and_the_default_is_64_kib() {
+    assert_eq!(DEFAULT_MAX_LINE_LENGTH, 64 * 1024);
+    let exactly = "y".repeat(DEFAULT_MAX_LINE_LENGTH);
+    let chunks = [format!("{exactly}\nshort\n"), exactly.clone()];
+    let (reader, _probe) = ScriptedReader::new(&chunks, Then::Eof);
+
+    let items = drain(Session::new(reader).into_stream(4)).await;
+
+    assert_eq!(
+        payloads(&items),
+        [exactly.as_str(), "short", exactly.as_str()]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_line_one_byte_too_long_is_refused_after_the_lines_before_it() {
+    let chunks = ["ok\n", "12345", "6\nnever\n"];
+    let (reader, _probe) = ScriptedReader::new(chunks, Then::Eof);
+
+    let items = drain(Session::new(reader).with_max_line_length(5).into_stream(4)).await;
+
+    assert_eq!(items.len(), 2, "one line, then the error: {items:?}");
+    assert_eq!(payloads(&items[..1]), ["ok"]);
+    let error = items[1].as_ref().expect_err("the second item is the error");
+    assert_eq!(error.kind(), ErrorKind::InvalidData);
+}
