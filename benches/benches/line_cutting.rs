@@ -1,4 +1,4 @@
-//! Lesson 01: what handing out lines as views saves over copying them.
+//! Lesson 03: what handing out lines as views saves over copying them.
 //! Both cut the same 64 KiB buffer of lines of the given size.
 
 use std::hint::black_box;

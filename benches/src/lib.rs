@@ -3,7 +3,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-/// Cuts every complete line off `buf` as a view into it (lesson 01's fix).
+/// Cuts every complete line off `buf` as a view into it (lesson 03's fix).
 pub fn cut_lines_as_views(buf: &mut BytesMut) -> Vec<Bytes> {
     let mut lines = Vec::new();
     while let Some(newline) = buf.iter().position(|byte| *byte == b'\n') {

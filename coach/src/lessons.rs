@@ -15,9 +15,9 @@ pub struct Lesson {
     pub number: String,
     /// "stream-buffer".
     pub slug: String,
-    /// The starter's package, e.g. `lesson-01-stream-buffer`.
+    /// The starter's package, e.g. `lesson-03-stream-buffer`.
     pub package: String,
-    /// `lessons/01-stream-buffer`, relative to the workspace root.
+    /// `lessons/03-stream-buffer`, relative to the workspace root.
     pub dir: PathBuf,
     pub title: String,
     /// The chapter's file in `book/src/`.
@@ -36,17 +36,17 @@ struct LessonMetadata {
 }
 
 impl Lesson {
-    /// `lessons/01-stream-buffer`.
+    /// `lessons/03-stream-buffer`.
     pub fn folder(&self) -> String {
         self.dir.display().to_string()
     }
 
-    /// `solutions/01-stream-buffer`.
+    /// `solutions/03-stream-buffer`.
     pub fn solution_dir(&self) -> PathBuf {
         Path::new("solutions").join(format!("{}-{}", self.number, self.slug))
     }
 
-    /// `book/src/01-stream-buffer.md`.
+    /// `book/src/03-stream-buffer.md`.
     pub fn chapter_path(&self) -> PathBuf {
         Path::new("book/src").join(&self.chapter)
     }
@@ -107,8 +107,8 @@ pub fn discover(root: &Path) -> Result<Vec<Lesson>> {
     Ok(lessons)
 }
 
-/// The lesson a learner means by `name`: "1", "01", "stream-buffer",
-/// "01-stream-buffer" or the package name.
+/// The lesson a learner means by `name`: "3", "03", "stream-buffer",
+/// "03-stream-buffer" or the package name.
 pub fn find<'a>(lessons: &'a [Lesson], name: &str) -> Result<&'a Lesson> {
     let wanted = name
         .trim()

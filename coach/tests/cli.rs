@@ -22,7 +22,7 @@ fn an_unknown_lesson_is_a_clear_error_listing_the_lessons() {
     assert_eq!(output.status.code(), Some(2), "{}", printed(&output));
     let text = printed(&output);
     assert!(text.contains("there is no lesson \"streams\""), "{text}");
-    for lesson in ["01-stream-buffer", "02-spawn-borrowed", "03-static-bound"] {
+    for lesson in ["03-stream-buffer", "02-spawn-borrowed", "01-static-bound"] {
         assert!(text.contains(lesson), "the error lists {lesson}: {text}");
     }
 }

@@ -1,5 +1,0 @@
-//! Lesson 03's checks, run against this crate. The same checks run against the reference solution from solutions/03-static-bound; `lesson` names the crate under test.
-extern crate lesson_03_static_bound as lesson;
-
-#[path = "checks/mod.rs"]
-mod checks;

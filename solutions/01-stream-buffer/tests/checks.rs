@@ -1,7 +1,0 @@
-//! Lesson 01's checks, run against the reference solution. They are written
-//! once, in lessons/01-stream-buffer/tests/checks/; `lesson` names the crate
-//! under test.
-extern crate solution_01_stream_buffer as lesson;
-
-#[path = "../../../lessons/01-stream-buffer/tests/checks/mod.rs"]
-mod checks;
