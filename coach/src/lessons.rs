@@ -51,6 +51,14 @@ impl Lesson {
         Path::new("book/src").join(&self.chapter)
     }
 
+    /// `book/src/03-stream-buffer-solution.md`: the solution and the
+    /// alternatives, on a page of their own after the exercise.
+    pub fn solution_page_path(&self) -> PathBuf {
+        let chapter = self.chapter_path();
+        let stem = chapter.file_stem().unwrap_or_default().to_string_lossy();
+        chapter.with_file_name(format!("{stem}-solution.md"))
+    }
+
     /// The hints, in order, from the lesson's `HINTS.md`.
     pub fn hints(&self, root: &Path) -> Result<Vec<String>> {
         let path = root.join(&self.dir).join("HINTS.md");
@@ -137,10 +145,15 @@ pub fn find<'a>(lessons: &'a [Lesson], name: &str) -> Result<&'a Lesson> {
 }
 
 /// Splits a `HINTS.md` into its hints: each one is an item of a numbered
-/// list ("1. ..."), with its indented continuation lines.
+/// list ("1. ..."), with its indented continuation lines. HTML comments on
+/// a line of their own (the chapter's `ANCHOR` marks) are not part of a hint.
 pub fn parse_hints(text: &str) -> Vec<String> {
     let mut hints: Vec<String> = Vec::new();
     for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with("<!--") && trimmed.ends_with("-->") {
+            continue;
+        }
         let starts_item = line
             .split_once(". ")
             .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
@@ -213,7 +226,7 @@ mod tests {
 
     #[test]
     fn hints_are_the_items_of_a_numbered_list() {
-        let text = "Some intro.\n\n1. First hint,\n   on two lines.\n\n2. Second.\n\n   With a paragraph.\n10. Tenth.\n";
+        let text = "Some intro.\n\n1. First hint,\n   on two lines.\n<!-- ANCHOR_END: hint-1 -->\n\n2. Second.\n\n   With a paragraph.\n10. Tenth.\n";
         assert_eq!(
             parse_hints(text),
             [

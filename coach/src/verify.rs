@@ -4,7 +4,7 @@
 //! starter's place, must pass the lesson's checks.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
@@ -257,44 +257,33 @@ fn fix_problems(
     Ok(problems)
 }
 
-/// What is wrong with a lesson's chapter: it must show the recorded
-/// diagnostics and the solution from their files (never pasted), and every
-/// include must resolve.
+/// What is wrong with a lesson's chapter and its solution page. The chapter
+/// shows the recorded diagnostics and every hint from their files (never
+/// pasted), and nothing of the solution: that waits on the solution page,
+/// which includes it. Every include must resolve.
 fn chapter_problems(root: &Path, lesson: &Lesson) -> Result<Vec<String>> {
-    let chapter_path = root.join(lesson.chapter_path());
-    let Ok(chapter) = std::fs::read_to_string(&chapter_path) else {
+    let Ok(chapter) = read_includes(root, &lesson.chapter_path()) else {
         return Ok(Vec::new()); // reported as missing already
     };
-    let chapter_dir = chapter_path.parent().context("a chapter has a folder")?;
-    let canonical_root = root.canonicalize()?;
-    let mut problems = Vec::new();
-    let mut included = BTreeSet::new();
-    for (path, anchor) in includes(&chapter) {
-        let file = chapter_dir.join(path);
-        let Ok(text) = std::fs::read_to_string(&file) else {
-            problems.push(format!("its chapter includes {path}, which does not exist"));
-            continue;
-        };
-        let named = anchor.filter(|a| !a.chars().all(|c| c.is_ascii_digit()));
-        if let Some(anchor) = named
-            && !(text.contains(&format!("ANCHOR: {anchor}"))
-                && text.contains(&format!("ANCHOR_END: {anchor}")))
-        {
+    let mut problems = chapter.problems;
+    let solution_page = match read_includes(root, &lesson.solution_page_path()) {
+        Ok(page) => page,
+        Err(_) => {
             problems.push(format!(
-                "its chapter includes {path}:{anchor}, an anchor that file lacks"
+                "its solution page {} is missing",
+                lesson.solution_page_path().display()
             ));
+            Included::default()
         }
-        let canonical = file.canonicalize()?;
-        if let Ok(relative) = canonical.strip_prefix(&canonical_root) {
-            included.insert(relative.to_path_buf());
-        }
-    }
+    };
+    problems.extend(solution_page.problems.iter().cloned());
+
     let cases = explain::cases(root)?;
     let mut shown_errors = BTreeSet::new();
     for case in cases.iter().filter(|case| case.lesson == lesson.number) {
         let stderr = case.source.with_extension("stderr");
         for file in [&case.source, &stderr] {
-            if !included.contains(file) {
+            if !chapter.files.contains(file) && !solution_page.files.contains(file) {
                 problems.push(format!("its chapter does not include {}", file.display()));
             }
         }
@@ -312,17 +301,93 @@ fn chapter_problems(root: &Path, lesson: &Lesson) -> Result<Vec<String>> {
             ));
         }
     }
+
     let solution = lesson.solution_dir();
-    if !included.iter().any(|file| file.starts_with(&solution)) {
+    if chapter.files.iter().any(|file| file.starts_with(&solution)) {
         problems.push(format!(
-            "its chapter includes nothing from {}",
+            "its chapter includes code from {}: the solution belongs on {}, after the exercise",
+            solution.display(),
+            lesson.solution_page_path().display()
+        ));
+    }
+    if !solution_page
+        .files
+        .iter()
+        .any(|file| file.starts_with(&solution))
+    {
+        problems.push(format!(
+            "its solution page includes nothing from {}",
             solution.display()
         ));
     }
-    if !included.contains(&lesson.dir.join("HINTS.md")) {
-        problems.push("its chapter does not include the lesson's HINTS.md".to_owned());
+
+    // Every hint, each on its own (so that the chapter can fold them one by
+    // one), from the lesson's HINTS.md.
+    let hints_file = lesson.dir.join("HINTS.md");
+    let hint_count = lesson.hints(root).map(|hints| hints.len()).unwrap_or(0);
+    for n in 1..=hint_count {
+        let anchor = format!("hint-{n}");
+        if !chapter
+            .anchors
+            .contains(&(hints_file.clone(), anchor.clone()))
+        {
+            problems.push(format!(
+                "its chapter does not include hint {n} ({}:{anchor})",
+                hints_file.display()
+            ));
+        }
     }
     Ok(problems)
+}
+
+/// What a book page includes: the files (relative to the root), the
+/// (file, anchor) pairs, and the includes that do not resolve.
+#[derive(Default)]
+struct Included {
+    files: BTreeSet<PathBuf>,
+    anchors: BTreeSet<(PathBuf, String)>,
+    problems: Vec<String>,
+}
+
+/// Reads the page at `page` (relative to `root`) and resolves its includes.
+fn read_includes(root: &Path, page: &Path) -> Result<Included> {
+    let page_path = root.join(page);
+    let text = std::fs::read_to_string(&page_path)?;
+    let page_dir = page_path.parent().context("a page has a folder")?;
+    let canonical_root = root.canonicalize()?;
+    let mut included = Included::default();
+    for (path, anchor) in includes(&text) {
+        let file = page_dir.join(path);
+        let Ok(target) = std::fs::read_to_string(&file) else {
+            included.problems.push(format!(
+                "{} includes {path}, which does not exist",
+                page.display()
+            ));
+            continue;
+        };
+        let canonical = file.canonicalize()?;
+        let relative = canonical
+            .strip_prefix(&canonical_root)
+            .map(Path::to_path_buf)
+            .unwrap_or(canonical.clone());
+        let named = anchor.filter(|a| !a.chars().all(|c| c.is_ascii_digit()));
+        if let Some(anchor) = named {
+            if target.contains(&format!("ANCHOR: {anchor}"))
+                && target.contains(&format!("ANCHOR_END: {anchor}"))
+            {
+                included
+                    .anchors
+                    .insert((relative.clone(), anchor.to_owned()));
+            } else {
+                included.problems.push(format!(
+                    "{} includes {path}:{anchor}, an anchor that file lacks",
+                    page.display()
+                ));
+            }
+        }
+        included.files.insert(relative);
+    }
+    Ok(included)
 }
 
 /// The `{{#include path}}` and `{{#include path:anchor}}` directives of an

@@ -137,6 +137,9 @@ where
         }
     }
 
+    // ANCHOR_END: worker
+
+    // ANCHOR: next_line
     /// Cuts the first complete line off the buffer, without copying it:
     /// `split_to` + `freeze` turn the front of the `BytesMut` into a `Bytes`
     /// that shares the allocation, and `truncate` drops the `\n` from the view.
@@ -166,7 +169,7 @@ where
             format!("a line is longer than {} bytes", self.max_line_length),
         )
     }
-    // ANCHOR_END: worker
+    // ANCHOR_END: next_line
 
     fn snapshot(&mut self, payload: Bytes) -> Snapshot {
         let seq = self.next_seq;
