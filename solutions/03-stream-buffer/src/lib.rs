@@ -105,11 +105,12 @@ where
                 }
             }
             // Room for a full read; without it `read_buf` grows the buffer
-            // 64 bytes at a time once it is full. This is the one place
-            // bytes are copied: when the buffer is out of room, `reserve`
-            // moves the unfinished line at its end (never a whole line) to
-            // the front of the same allocation if no snapshot shares it any
-            // more, or to a new allocation if one still does.
+            // 64 bytes at a time once it is full. The one place bytes are
+            // copied after the read, and never bytes a snapshot holds: out
+            // of room, `reserve` copies the unfinished line at the end into
+            // a new allocation if a snapshot still shares this one; if none
+            // does, it moves that line to the front, or grows the
+            // allocation (which may move all it holds).
             self.buf.reserve(READ_SIZE);
             let read = tokio::select! {
                 read = self.reader.read_buf(&mut self.buf) => read,
