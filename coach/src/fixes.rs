@@ -72,6 +72,11 @@ pub struct Fix {
     /// For a wrong fix: checks that must fail, as the end of their names.
     #[serde(default)]
     pub must_fail: Vec<String>,
+    /// For a wrong fix the checks refuse at compile time (it changes a
+    /// bound the checks rely on): the error code the lesson must then fail
+    /// with. Its `must-fail` names the checks that hold the promise.
+    #[serde(default)]
+    pub compile_error: Option<String>,
     #[serde(rename = "edit")]
     pub edits: Vec<Edit>,
 }
@@ -98,6 +103,13 @@ pub fn load(path: &Path) -> Result<Fixes> {
     if let Some(fix) = fixes.wrong.iter().find(|fix| fix.must_fail.is_empty()) {
         bail!(
             "{}: wrong fix {:?} names no check it must fail",
+            path.display(),
+            fix.name
+        );
+    }
+    if let Some(fix) = fixes.right.iter().find(|fix| fix.compile_error.is_some()) {
+        bail!(
+            "{}: right fix {:?} must compile: no compile-error",
             path.display(),
             fix.name
         );

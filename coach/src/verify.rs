@@ -216,6 +216,25 @@ fn fix_problems(
                 fix.why,
                 other.summary()
             )),
+            (false, Outcome::DoesNotCompile { errors, .. }) if fix.compile_error.is_some() => {
+                let code = fix.compile_error.as_deref().unwrap_or_default();
+                if !errors.contains(code) {
+                    problems.push(format!(
+                        "wrong fix {:?} ({}) should make the checks fail to compile with {code}; \
+                         they fail with {}",
+                        fix.name,
+                        fix.why,
+                        list(&errors)
+                    ));
+                }
+            }
+            (false, other) if fix.compile_error.is_some() => problems.push(format!(
+                "wrong fix {:?} ({}) should make the checks fail to compile with {}; it {}",
+                fix.name,
+                fix.why,
+                fix.compile_error.as_deref().unwrap_or_default(),
+                other.summary()
+            )),
             (false, Outcome::ChecksFail { failed, .. }) => {
                 let missed = fix.missed(&failed);
                 if !missed.is_empty() {

@@ -182,6 +182,62 @@ impl Drop for ScriptedReader {
     }
 }
 
+/// A [`ScriptedReader`] that is not `Unpin`, like many real readers (a TLS
+/// stream, a decompressor, anything built from `async` code). Code generic
+/// over `R: AsyncRead` that quietly assumes `R: Unpin` does not compile
+/// with it.
+#[pin_project::pin_project]
+pub struct Unmovable {
+    inner: ScriptedReader,
+    #[pin]
+    _pinned: std::marker::PhantomPinned,
+}
+
+impl ScriptedReader {
+    /// This reader, made `!Unpin`.
+    pub fn unmovable(self) -> Unmovable {
+        Unmovable {
+            inner: self,
+            _pinned: std::marker::PhantomPinned,
+        }
+    }
+}
+
+impl AsyncRead for Unmovable {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(self.project().inner).poll_read(cx, out)
+    }
+}
+
+/// Polls `stream` with a waker that does nothing until it ends, for input
+/// that is all there already (a [`ScriptedReader`] ending in [`Then::Eof`]
+/// or [`Then::Fail`]): no runtime needed, so a property test can run
+/// thousands of cases. Panics if the stream says `Pending` although its
+/// input is ready, or yields more than `limit` items.
+pub fn drain_ready<S: futures::Stream>(stream: S, limit: usize) -> Vec<S::Item> {
+    let mut stream = std::pin::pin!(stream);
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    let mut items = Vec::new();
+    loop {
+        match stream.as_mut().poll_next(&mut cx) {
+            Poll::Ready(Some(item)) => items.push(item),
+            Poll::Ready(None) => return items,
+            Poll::Pending => panic!(
+                "the stream returned Pending after {} items although all its input was ready",
+                items.len()
+            ),
+        }
+        assert!(
+            items.len() <= limit,
+            "the stream yielded more than {limit} items"
+        );
+    }
+}
+
 /// What a piece of code allocated on this thread, from the counting global
 /// allocator that this crate installs in every test binary that links it.
 pub use allocation_counter::AllocationInfo as Allocations;

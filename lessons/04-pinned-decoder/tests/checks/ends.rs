@@ -1,0 +1,61 @@
+//! How the stream ends: cleanly between frames, with an error saying how
+//! many bytes were missing inside one, or with the reader's error after the
+//! frames before it. After an error, the stream is over.
+
+use std::io::ErrorKind;
+
+use lesson::{FrameError, FrameReader};
+use lesson_support::{ScriptedReader, Then, drain_ready};
+
+use super::{encode, frames};
+
+#[test]
+fn a_clean_end_between_frames_ends_the_stream() {
+    let (reader, _probe) = ScriptedReader::new(Vec::<Vec<u8>>::new(), Then::Eof);
+    assert!(
+        drain_ready(FrameReader::new(reader), 1).is_empty(),
+        "no input is no frame and no error"
+    );
+
+    let (reader, _probe) = ScriptedReader::new([encode(&["a", "b"])], Then::Eof);
+    assert_eq!(
+        frames(&drain_ready(FrameReader::new(reader), 3)),
+        [b"a", b"b"]
+    );
+}
+
+#[test]
+fn input_that_ends_inside_a_frame_says_how_many_bytes_are_missing() {
+    let mut wire = encode(&["whole"]);
+    wire.extend_from_slice(&10_u32.to_be_bytes());
+    wire.extend_from_slice(b"only");
+    let (reader, _probe) = ScriptedReader::new([wire], Then::Eof);
+
+    let items = drain_ready(FrameReader::new(reader), 3);
+
+    assert_eq!(frames(&items[..1]), [b"whole"]);
+    match &items[1..] {
+        [Err(error @ FrameError::Truncated { missing: 6 })] => assert!(
+            error.to_string().contains('6'),
+            "the message says how many bytes are missing: {error}"
+        ),
+        other => panic!("expected Truncated {{ missing: 6 }} and the end, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_read_error_reaches_the_consumer_after_the_frames_before_it() {
+    let (reader, probe) = ScriptedReader::new([encode(&["before"])], Then::Fail);
+
+    let items = drain_ready(FrameReader::new(reader), 3);
+
+    assert_eq!(frames(&items[..1]), [b"before"]);
+    match &items[1..] {
+        [Err(FrameError::Io(error))] => assert_eq!(error.kind(), ErrorKind::ConnectionReset),
+        other => panic!("expected the read error and the end, got {other:?}"),
+    }
+    assert!(
+        probe.dropped(),
+        "the stream has ended and dropped its reader"
+    );
+}
