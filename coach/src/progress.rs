@@ -67,6 +67,8 @@ impl Progress {
         let inputs = [
             lesson.dir.as_path(),
             Path::new("support"),
+            // Later lessons build on earlier reference solutions.
+            Path::new("solutions"),
             Path::new("Cargo.toml"),
             Path::new("Cargo.lock"),
             Path::new("rust-toolchain.toml"),

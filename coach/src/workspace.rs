@@ -133,6 +133,27 @@ pub fn write_scratch_workspace(root: &Path, scratch: &Path) -> Result<()> {
     members.push("lessons/*");
     workspace.insert("members", toml_edit::value(members));
     workspace.remove("default-members");
+    // A later lesson builds on an earlier one's reference solution (lesson
+    // 08 reads frames with 04's `FrameReader`): such path dependencies point
+    // back into the real workspace, which the scratch one does not copy.
+    // `support` is copied, so it stays relative.
+    if let Some(dependencies) = workspace
+        .get_mut("dependencies")
+        .and_then(|item| item.as_table_like_mut())
+    {
+        for (name, dependency) in dependencies.iter_mut() {
+            if name == "lesson-support" {
+                continue;
+            }
+            let Some(path) = dependency.get_mut("path") else {
+                continue;
+            };
+            if let Some(relative) = path.as_str() {
+                let absolute = root.join(relative).display().to_string();
+                *path = toml_edit::value(absolute);
+            }
+        }
+    }
     std::fs::write(scratch.join("Cargo.toml"), doc.to_string())?;
     for file in ["Cargo.lock", "rust-toolchain.toml"] {
         if root.join(file).exists() {
