@@ -130,12 +130,28 @@ pub fn run(root: &Path, target_dir: &Path, package: &str) -> Result<Outcome> {
     let limit = test_time_limit();
     let mut report = Report::default();
     let mut tests_started: Option<Instant> = None;
+    // A first build takes a minute on a small machine: say what is going
+    // on, on one line that is overwritten, where a person is watching.
+    let live = std::io::stderr().is_terminal();
+    let mut built = 0;
     loop {
         match incoming.recv_timeout(Duration::from_millis(250)) {
             Ok(message) => {
                 let message = message.context("cannot read cargo's output")?;
+                if let Message::CompilerArtifact(artifact) = &message {
+                    built += 1;
+                    if live && !artifact.fresh {
+                        eprint!(
+                            "\r\x1b[2K  building {package}: {built} crates ready ({})",
+                            artifact.target.name
+                        );
+                    }
+                }
                 if matches!(message, Message::BuildFinished(_)) {
                     tests_started = Some(Instant::now());
+                    if live {
+                        eprint!("\r\x1b[2K  running the checks of {package}");
+                    }
                 }
                 report.take(message);
             }
@@ -157,6 +173,9 @@ pub fn run(root: &Path, target_dir: &Path, package: &str) -> Result<Outcome> {
     }
     let status = child.wait().context("cargo did not finish")?;
     let stderr = stderr.join().unwrap_or_default();
+    if live {
+        eprint!("\r\x1b[2K");
+    }
 
     if !report.errors.is_empty() {
         return Ok(Outcome::DoesNotCompile {

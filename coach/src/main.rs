@@ -9,16 +9,22 @@ mod checks;
 mod explain;
 mod fixes;
 mod lessons;
+mod looptime;
 mod progress;
+mod toolchain;
 mod verify;
 mod workspace;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+// Colour where a person is reading: anstream drops the escape codes when
+// the output is piped, when NO_COLOR is set, or with `--color never`.
+use anstream::{eprint, eprintln, print, println};
+use anstyle::{AnsiColor, Style};
 use anyhow::{Context as _, Result, bail};
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::checks::Outcome;
 use crate::lessons::Lesson;
@@ -32,7 +38,22 @@ use crate::progress::Progress;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Colour in the output: auto (a terminal, unless NO_COLOR is set),
+    /// always, or never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto)]
+    color: ColorWhen,
 }
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+const GOOD: Style = AnsiColor::Green.on_default().bold();
+const BAD: Style = AnsiColor::Red.on_default().bold();
+const WARN: Style = AnsiColor::Yellow.on_default();
 
 #[derive(Subcommand)]
 enum Command {
@@ -59,8 +80,24 @@ enum Command {
         #[arg(required = true)]
         error: Vec<String>,
     },
-    /// Put a lesson back as it was committed; your version is backed up first.
-    Reset { lesson: String },
+    /// Put a lesson back as it was committed; your version is backed up
+    /// first. `reset --undo NN` brings your last version back.
+    Reset {
+        lesson: Option<String>,
+        /// Bring back the newest backup of the lesson (what it replaces is
+        /// backed up too, so an undo can be undone).
+        #[arg(long)]
+        undo: bool,
+        /// Every lesson you have changed (asks first).
+        #[arg(long, conflicts_with = "undo")]
+        all: bool,
+        /// With --all: do not ask.
+        #[arg(long, requires = "all")]
+        yes: bool,
+    },
+    /// For maintainers: the time from a save to the verdict, for every
+    /// lesson (or these), starter and solved; median of 5 warm runs.
+    LoopTime { lessons: Vec<String> },
     /// For maintainers: each starter fails with its documented errors and
     /// each solution passes its lesson's checks.
     Verify {
@@ -101,17 +138,79 @@ impl Workspace {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = Workspace::load().and_then(|ws| match cli.command.unwrap_or(Command::Status) {
-        Command::Status => status(&ws),
-        Command::Check { lesson } => check(&ws, ws.lesson(&lesson)?),
-        Command::Watch { lesson } => watch(&ws, lesson.as_deref()),
+    match cli.color {
+        ColorWhen::Auto => {}
+        ColorWhen::Always => anstream::ColorChoice::Always.write_global(),
+        ColorWhen::Never => anstream::ColorChoice::Never.write_global(),
+    }
+    let command = cli.command.unwrap_or(Command::Status);
+    let builds = matches!(
+        command,
+        Command::Status
+            | Command::Check { .. }
+            | Command::Watch { .. }
+            | Command::Verify { .. }
+            | Command::LoopTime { .. }
+    );
+    let result = Workspace::load().and_then(|ws| {
+        if builds {
+            warn_if_another_compiler(&ws.root);
+        }
+        run(&ws, command)
+    });
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("{BAD}error:{BAD:#} {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// One line when cargo will not use the pinned compiler.
+fn warn_if_another_compiler(root: &Path) {
+    let pinned = toolchain::pinned(root);
+    let in_use = toolchain::in_use();
+    if let Some(line) = toolchain::mismatch(pinned.as_deref(), in_use.as_deref()) {
+        eprintln!("{WARN}{line}{WARN:#}");
+    }
+}
+
+fn run(ws: &Workspace, command: Command) -> Result<bool> {
+    match command {
+        Command::Status => status(ws),
+        Command::Check { lesson } => check(ws, ws.lesson(&lesson)?),
+        Command::Watch { lesson } => watch(ws, lesson.as_deref()),
         Command::Hint {
             lesson,
             number,
             all,
-        } => hint(&ws, ws.lesson(&lesson)?, number, all),
-        Command::Reset { lesson } => reset(&ws, ws.lesson(&lesson)?),
+        } => hint(ws, ws.lesson(&lesson)?, number, all),
+        Command::Reset {
+            lesson,
+            undo,
+            all,
+            yes,
+        } => match (lesson, all) {
+            (Some(_), true) => bail!("name one lesson, or --all, not both"),
+            (None, false) => bail!("which lesson? `cargo run -- reset NN`, or `reset --all`"),
+            (None, true) => reset_all(ws, yes),
+            (Some(name), false) if undo => undo_reset(ws, ws.lesson(&name)?),
+            (Some(name), false) => reset(ws, ws.lesson(&name)?),
+        },
         Command::Explain { error } => explain::explain(&ws.root, &ws.lessons, &error.join(" ")),
+        Command::LoopTime { lessons } => {
+            let chosen: Vec<&Lesson> = if lessons.is_empty() {
+                ws.lessons.iter().collect()
+            } else {
+                lessons
+                    .iter()
+                    .map(|name| ws.lesson(name))
+                    .collect::<Result<_>>()?
+            };
+            looptime::run(&ws.root, &ws.target_dir, &chosen)
+        }
         Command::Verify {
             working_tree,
             lessons,
@@ -131,20 +230,14 @@ fn main() -> ExitCode {
             };
             let sound = verify::run(&ws.root, &ws.target_dir, &chosen, source)?;
             if sound {
-                println!("verify: every starter fails as documented and every solution passes");
+                println!(
+                    "verify: {GOOD}every starter fails as documented and every solution passes{GOOD:#}"
+                );
                 Ok(true)
             } else {
-                println!("verify: FAILED (see above)");
+                println!("verify: {BAD}FAILED{BAD:#} (see above)");
                 Ok(false)
             }
-        }
-    });
-    match result {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::from(2)
         }
     }
 }
@@ -173,8 +266,9 @@ fn status(ws: &Workspace) -> Result<bool> {
     }
     for (lesson, outcome) in ws.lessons.iter().zip(&outcomes) {
         let mark = if outcome.is_done() { "[x]" } else { "[ ]" };
+        let style = verdict_style(outcome);
         println!(
-            "  {mark} {}  {:<44} {}",
+            "  {style}{mark}{style:#} {}  {:<44} {style}{}{style:#}",
             lesson.number,
             lesson.title,
             outcome.summary()
@@ -211,12 +305,22 @@ fn status(ws: &Workspace) -> Result<bool> {
     Ok(true)
 }
 
+/// The colour of an outcome: done, failing checks, or not compiling.
+fn verdict_style(outcome: &Outcome) -> Style {
+    match outcome {
+        Outcome::Done { .. } => GOOD,
+        Outcome::ChecksFail { .. } => WARN,
+        Outcome::DoesNotCompile { .. } | Outcome::Broken { .. } => BAD,
+    }
+}
+
 /// Runs one lesson's checks, without the cache, and shows what fails.
 fn check(ws: &Workspace, lesson: &Lesson) -> Result<bool> {
     println!("checking {lesson}: cargo test -p {}", lesson.package);
     warn_if_checks_edited(ws, lesson);
     let outcome = Progress::open(&ws.root, &ws.target_dir).outcome(lesson, false)?;
-    println!("{}", outcome.summary());
+    let style = verdict_style(&outcome);
+    println!("{style}{}{style:#}", outcome.summary());
     describe(&outcome, true);
     if outcome.is_done() {
         println!(
@@ -262,7 +366,8 @@ fn watch(ws: &Workspace, start: Option<&str>) -> Result<bool> {
     loop {
         println!("\n=== {current}: cargo test -p {}", current.package);
         let outcome = progress.outcome(&current, false)?;
-        println!("{}", outcome.summary());
+        let style = verdict_style(&outcome);
+        println!("{style}{}{style:#}", outcome.summary());
         describe(&outcome, true);
         if outcome.is_done() {
             match first_not_done(ws, &mut progress)? {
@@ -286,7 +391,7 @@ fn watch(ws: &Workspace, start: Option<&str>) -> Result<bool> {
         );
         changes.recv().context("the file watcher stopped")?;
         // An editor's save is often several events: wait for the burst to end.
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        std::thread::sleep(std::time::Duration::from_millis(100));
         while changes.try_recv().is_ok() {}
     }
 }
@@ -307,7 +412,7 @@ fn warn_if_checks_edited(ws: &Workspace, lesson: &Lesson) {
         let path = lesson.dir.join(part);
         if workspace::has_local_edits(&ws.root, &path) == Some(true) {
             println!(
-                "warning: {} differs from the committed version. Change only src/; \
+                "{WARN}warning:{WARN:#} {} differs from the committed version. Change only src/; \
                  `git checkout -- {}` restores it.",
                 path.display(),
                 path.display()
@@ -385,17 +490,121 @@ fn reset(ws: &Workspace, lesson: &Lesson) -> Result<bool> {
     }
     workspace::export_from_head(&ws.root, &[lesson.dir.as_path()], &pristine)?;
 
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
-    let backup = Path::new("backups").join(format!("{}-{}-{stamp}", lesson.number, lesson.slug));
+    let backup = backup_path(ws, lesson);
     workspace::replace_dir(&folder, &ws.root.join(&backup))
         .with_context(|| format!("could not back up {}; nothing was reset", lesson.folder()))?;
     workspace::replace_dir(&pristine.join(&lesson.dir), &folder)?;
     println!("{} is back to the committed starter.", lesson.folder());
-    println!("Your version is in {}.", backup.display());
+    println!(
+        "Your version is in {}; `cargo run -- reset --undo {}` brings it back.",
+        backup.display(),
+        lesson.number
+    );
     Ok(true)
+}
+
+/// Brings back the newest backup of a lesson, after backing up what it
+/// replaces: an undo can itself be undone.
+fn undo_reset(ws: &Workspace, lesson: &Lesson) -> Result<bool> {
+    let Some(newest) = newest_backup(ws, lesson)? else {
+        bail!(
+            "there is no backup of {} to bring back (`reset` makes one)",
+            lesson.folder()
+        );
+    };
+    let folder = ws.root.join(&lesson.dir);
+    let replaced = backup_path(ws, lesson);
+    workspace::replace_dir(&folder, &ws.root.join(&replaced))
+        .with_context(|| format!("could not back up {}; nothing was changed", lesson.folder()))?;
+    workspace::replace_dir(&ws.root.join(&newest), &folder)?;
+    println!(
+        "{} is back to your version from {}.",
+        lesson.folder(),
+        newest.display()
+    );
+    println!(
+        "What it replaced is in {}; `cargo run -- reset --undo {}` again brings that back.",
+        replaced.display(),
+        lesson.number
+    );
+    Ok(true)
+}
+
+/// Resets every lesson with local changes, after asking on a terminal.
+/// Without a terminal it refuses unless `yes`: a script must say so.
+fn reset_all(ws: &Workspace, yes: bool) -> Result<bool> {
+    let mut edited = Vec::new();
+    for lesson in &ws.lessons {
+        match workspace::has_local_edits(&ws.root, &lesson.dir) {
+            None => bail!("reset needs git: the committed starters come from this clone's history"),
+            Some(true) => edited.push(lesson),
+            Some(false) => {}
+        }
+    }
+    if edited.is_empty() {
+        println!("Every lesson is as committed: nothing to reset.");
+        return Ok(true);
+    }
+    let names: Vec<&str> = edited.iter().map(|l| l.number.as_str()).collect();
+    let names = names.join(", ");
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            bail!(
+                "reset --all would reset lessons {names}; it asks first, and there is no \
+                 terminal to ask on. Nothing was changed. Add --yes to reset them anyway."
+            );
+        }
+        print!(
+            "Reset lessons {names} to their starters? Your versions are backed up first. [y/N] "
+        );
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            println!("Nothing was reset.");
+            return Ok(true);
+        }
+    }
+    for lesson in edited {
+        reset(ws, lesson)?;
+    }
+    Ok(true)
+}
+
+/// Where the next backup of `lesson` goes: `backups/NN-slug-<ms>-<n>`,
+/// unique, and in time order when sorted by name.
+fn backup_path(ws: &Workspace, lesson: &Lesson) -> PathBuf {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    (0..)
+        .map(|n| {
+            Path::new("backups").join(format!(
+                "{}-{}-{millis:013}-{n:03}",
+                lesson.number, lesson.slug
+            ))
+        })
+        .find(|path| !ws.root.join(path).exists())
+        .expect("some backup name is free")
+}
+
+/// The newest backup of `lesson`, relative to the root.
+fn newest_backup(ws: &Workspace, lesson: &Lesson) -> Result<Option<PathBuf>> {
+    let dir = ws.root.join("backups");
+    if !dir.is_dir() {
+        return Ok(None);
+    }
+    let prefix = format!("{}-{}-", lesson.number, lesson.slug);
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).context("cannot list backups/")? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&prefix) {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names.pop().map(|name| Path::new("backups").join(name)))
 }
 
 fn indent(text: &str, prefix: &str) -> String {
