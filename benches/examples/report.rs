@@ -67,6 +67,30 @@ const CLAIMS: &[Claim] = &[
         target: Some((1.5, Some("1KiB"))),
         what: "the hand-written `FrameReader`, against `FramedRead` + `LengthDelimitedCodec`",
     },
+    Claim {
+        lesson: "08",
+        group: "spawn_or_act",
+        ours: "serve_a_task_each",
+        theirs: "buffer_unordered",
+        target: None,
+        what: "a task per request (at most 64), against the same requests polled on the caller's task",
+    },
+    Claim {
+        lesson: "08",
+        group: "spawn_or_act",
+        ours: "tally_add",
+        theirs: "mutex_update",
+        target: None,
+        what: "a message to the tally actor, against an update behind an uncontended mutex",
+    },
+    Claim {
+        lesson: "08",
+        group: "spawn_or_act",
+        ours: "tally_total_ask",
+        theirs: "tally_add",
+        target: None,
+        what: "an ask (a message and a oneshot reply), against a message alone",
+    },
 ];
 
 /// One measured benchmark: throughput in items (or bytes) per second.

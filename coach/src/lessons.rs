@@ -25,6 +25,9 @@ pub struct Lesson {
     /// What the pristine starter must fail with: error codes, or the message
     /// of an error that has no code.
     pub fails_with: Vec<String>,
+    /// For a starter that compiles (a behavioural lesson): the checks it must
+    /// fail, as the end of their names, like a wrong fix's `must-fail`.
+    pub fails_checks: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -32,7 +35,10 @@ pub struct Lesson {
 struct LessonMetadata {
     title: String,
     chapter: String,
+    #[serde(default)]
     fails_with: Vec<String>,
+    #[serde(default)]
+    fails_checks: Vec<String>,
 }
 
 impl Lesson {
@@ -109,6 +115,7 @@ pub fn discover(root: &Path) -> Result<Vec<Lesson>> {
             title: meta.title,
             chapter: meta.chapter,
             fails_with: meta.fails_with,
+            fails_checks: meta.fails_checks,
         });
     }
     lessons.sort_by(|a, b| a.number.cmp(&b.number));
@@ -188,6 +195,7 @@ mod tests {
             title: "t".into(),
             chapter: "c.md".into(),
             fails_with: vec![],
+            fails_checks: vec![],
         }
     }
 

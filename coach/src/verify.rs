@@ -108,22 +108,10 @@ fn verify_lesson(
 
     problems.extend(chapter_problems(root, lesson)?);
 
-    // 1. The pristine starter fails with exactly the documented errors.
-    let expected: BTreeSet<String> = lesson.fails_with.iter().cloned().collect();
-    match checks::run(scratch, target_dir, &lesson.package)? {
-        Outcome::DoesNotCompile { errors, .. } if errors == expected => {
-            println!("      ok: the starter fails with {}", list(&errors));
-        }
-        Outcome::DoesNotCompile { errors, first } => problems.push(format!(
-            "the starter fails with {}, but its Cargo.toml documents {} (fails-with)\nfirst error:\n{first}",
-            list(&errors),
-            list(&expected)
-        )),
-        other => problems.push(format!(
-            "the starter should fail to compile with {}; instead it {}",
-            list(&expected),
-            other.summary()
-        )),
+    // 1. The pristine starter fails exactly as documented.
+    match starter_verdict(lesson, &checks::run(scratch, target_dir, &lesson.package)?) {
+        Ok(fails) => println!("      ok: the starter fails {fails}"),
+        Err(problem) => problems.push(problem),
     }
 
     // 2. The solution, dropped into the starter's place, passes its checks.
@@ -152,6 +140,77 @@ fn verify_lesson(
         )),
     }
     Ok(problems)
+}
+
+/// How the pristine starter fails, if that is what its manifest documents:
+/// with exactly the compile errors in `fails-with`, or, for a starter that
+/// compiles, with exactly the checks in `fails-checks` (each named by the end
+/// of its name, as in `must-fail`). `Ok` says how, for the report.
+fn starter_verdict(lesson: &Lesson, outcome: &Outcome) -> Result<String, String> {
+    if lesson.fails_checks.is_empty() {
+        let expected: BTreeSet<String> = lesson.fails_with.iter().cloned().collect();
+        return match outcome {
+            Outcome::DoesNotCompile { errors, .. } if *errors == expected => {
+                Ok(format!("with {}", list(errors)))
+            }
+            Outcome::DoesNotCompile { errors, first } => Err(format!(
+                "the starter fails with {}, but its Cargo.toml documents {} (fails-with)\nfirst error:\n{first}",
+                list(errors),
+                list(&expected)
+            )),
+            other => Err(format!(
+                "the starter should fail to compile with {}; instead it {}",
+                list(&expected),
+                other.summary()
+            )),
+        };
+    }
+    let documented = lesson.fails_checks.join(", ");
+    if !lesson.fails_with.is_empty() {
+        return Err(
+            "its Cargo.toml documents both fails-with and fails-checks: a starter \
+             either does not compile or compiles and fails checks"
+                .to_owned(),
+        );
+    }
+    let Outcome::ChecksFail { failed, report, .. } = outcome else {
+        return Err(format!(
+            "the starter should compile and fail {documented} (fails-checks); instead it {}",
+            outcome.summary()
+        ));
+    };
+    let passed: Vec<&str> = lesson
+        .fails_checks
+        .iter()
+        .filter(|check| !failed.iter().any(|name| fixes::names(name, check)))
+        .map(String::as_str)
+        .collect();
+    let undocumented: Vec<&str> = failed
+        .iter()
+        .filter(|name| {
+            !lesson
+                .fails_checks
+                .iter()
+                .any(|check| fixes::names(name, check))
+        })
+        .map(String::as_str)
+        .collect();
+    if passed.is_empty() && undocumented.is_empty() {
+        return Ok(format!("the checks {documented}"));
+    }
+    let mut problem = format!(
+        "the starter's failing checks differ from its Cargo.toml's fails-checks ({documented}):"
+    );
+    if !passed.is_empty() {
+        problem.push_str(&format!("\ndocumented, but passing: {}", passed.join(", ")));
+    }
+    if !undocumented.is_empty() {
+        problem.push_str(&format!(
+            "\nfailing, but not documented: {}\n{report}",
+            undocumented.join(", ")
+        ));
+    }
+    Err(problem)
 }
 
 /// Step 3 of a lesson: every check is shown able to fail; each wrong fix
@@ -445,6 +504,80 @@ fn list(errors: &BTreeSet<String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn lesson(fails_with: &[&str], fails_checks: &[&str]) -> Lesson {
+        Lesson {
+            number: "08".into(),
+            slug: "spawn-or-act".into(),
+            package: "lesson-08-spawn-or-act".into(),
+            dir: "lessons/08-spawn-or-act".into(),
+            title: "t".into(),
+            chapter: "c.md".into(),
+            fails_with: fails_with.iter().map(|s| s.to_string()).collect(),
+            fails_checks: fails_checks.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn checks_fail(failed: &[&str]) -> Outcome {
+        Outcome::ChecksFail {
+            failed: failed.iter().map(|s| s.to_string()).collect(),
+            passed: 3,
+            report: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_starter_that_compiles_must_fail_exactly_its_documented_checks() {
+        let lesson = lesson(&[], &["flood::bounded", "locks::no_deadlock"]);
+        let exact = checks_fail(&["checks::flood::bounded", "checks::locks::no_deadlock"]);
+        assert!(starter_verdict(&lesson, &exact).is_ok());
+
+        let fewer = checks_fail(&["checks::flood::bounded"]);
+        let problem = starter_verdict(&lesson, &fewer).unwrap_err();
+        assert!(
+            problem.contains("documented, but passing: locks::no_deadlock"),
+            "{problem}"
+        );
+
+        let more = checks_fail(&[
+            "checks::flood::bounded",
+            "checks::locks::no_deadlock",
+            "checks::flood::bounded_too",
+        ]);
+        let problem = starter_verdict(&lesson, &more).unwrap_err();
+        assert!(
+            problem.contains("not documented: checks::flood::bounded_too"),
+            "{problem}"
+        );
+
+        let done = Outcome::Done {
+            passed: 5,
+            checks: vec![],
+        };
+        assert!(starter_verdict(&lesson, &done).is_err());
+        let broken = Outcome::DoesNotCompile {
+            errors: ["E0599".to_owned()].into(),
+            first: String::new(),
+        };
+        assert!(starter_verdict(&lesson, &broken).is_err());
+    }
+
+    #[test]
+    fn a_starter_that_does_not_compile_must_fail_with_exactly_its_errors() {
+        let lesson = lesson(&["E0599"], &[]);
+        let errors = |codes: &[&str]| Outcome::DoesNotCompile {
+            errors: codes.iter().map(|s| s.to_string()).collect(),
+            first: String::new(),
+        };
+        assert_eq!(
+            starter_verdict(&lesson, &errors(&["E0599"])),
+            Ok("with E0599".to_owned())
+        );
+        assert!(starter_verdict(&lesson, &errors(&["E0599", "E0277"])).is_err());
+        assert!(starter_verdict(&lesson, &checks_fail(&["checks::a"])).is_err());
+        let both = self::lesson(&["E0599"], &["flood::bounded"]);
+        assert!(starter_verdict(&both, &checks_fail(&["checks::flood::bounded"])).is_err());
+    }
 
     #[test]
     fn includes_are_read_with_and_without_anchors() {

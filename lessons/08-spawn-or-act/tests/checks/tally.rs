@@ -1,0 +1,62 @@
+//! The tally is long-lived state with back pressure: a caller faster than
+//! the tally waits for it instead of piling commands up in memory, and the
+//! tally lives as long as a handle to it does, and no longer.
+
+use lesson::Tally;
+use lesson_support::{alive_tasks, count_allocations, paused_runtime, settle, within};
+
+#[test]
+fn a_caller_faster_than_the_tally_waits_for_it() {
+    const ADDS: u64 = 100_000;
+    // 100,000 commands queued cost megabytes; a bounded mailbox of 16, or no
+    // queue at all, a few kilobytes.
+    const HELD: u64 = 64 * 1024;
+    let runtime = paused_runtime();
+    let flood = || {
+        runtime.block_on(async {
+            let tally = Tally::new(16);
+            // One caller that never waits for anything but the tally itself.
+            for n in 0..ADDS {
+                within("an add", tally.add((n % 4) as u32, 1)).await;
+            }
+            within("a total", tally.total(0)).await
+        })
+    };
+    flood(); // a first run, for what the runtime keeps for good
+
+    let (total, counted) = count_allocations(flood);
+
+    assert_eq!(total, ADDS / 4, "every add is counted");
+    assert!(
+        counted.bytes_max < HELD,
+        "{} bytes were held at once while one caller added {ADDS} times: the \
+         commands queue up without limit (an unbounded mailbox?) instead of \
+         making the caller wait",
+        counted.bytes_max
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_tally_stops_when_its_last_handle_is_dropped() {
+    let before = alive_tasks();
+    let tally = Tally::new(4);
+    let other = tally.clone();
+    within("an add", tally.add(7, 5)).await;
+
+    drop(tally);
+    settle().await;
+    assert_eq!(
+        within("a total from the handle that is left", other.total(7)).await,
+        5,
+        "one handle is gone, and the other still reaches the same totals"
+    );
+
+    drop(other);
+    settle().await;
+    assert_eq!(
+        alive_tasks(),
+        before,
+        "every handle of the tally is gone and a task it started is still \
+         alive: nothing can reach it, and it never ends"
+    );
+}
