@@ -1,0 +1,181 @@
+//! The loop hands every frame to every plugin, intact, while plugins hold
+//! frames across `.await`s and the loop reads on; it keeps at most
+//! `max_in_flight` frames in the plugins' hands, drives the handlers while
+//! it waits for the connection, frees every frame when its last plugin is
+//! done, and reports an input cut short after the frames before it.
+
+use std::io::ErrorKind;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lesson::{EventLoop, Plugin};
+use lesson_support::{ScriptedReader, Then, settle, within};
+
+use super::{Gate, Recorder, wire};
+
+fn frames(count: usize) -> Vec<Vec<u8>> {
+    (0..count)
+        .map(|n| format!("frame {n} ").repeat(n % 7 + 1).into_bytes())
+        .collect()
+}
+
+fn sorted(mut frames: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    frames.sort();
+    frames
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_plugin_sees_every_frame_intact_while_the_loop_reads_on() {
+    const FRAMES: usize = 200;
+    const MAX_IN_FLIGHT: usize = 4;
+    let sent = frames(FRAMES);
+    let (reader, _probe) = ScriptedReader::new(wire(&sent), Then::Eof);
+    let steady = Recorder::new(|_| Duration::from_millis(5));
+    // Holds some frames far longer than others: handlers end out of order.
+    let uneven = Recorder::new(|frame| Duration::from_millis(1 + 7 * (frame.len() % 5) as u64));
+    let plugins = vec![
+        steady.clone() as Arc<dyn Plugin>,
+        uneven.clone() as Arc<dyn Plugin>,
+    ];
+    let mut event_loop = EventLoop::new(plugins, MAX_IN_FLIGHT);
+
+    let read = within(
+        "the loop to read every frame and finish",
+        event_loop.run(reader),
+    )
+    .await
+    .expect("no read error was scripted");
+
+    assert_eq!(read, FRAMES as u64, "run returns how many frames it read");
+    for (name, plugin) in [("steady", &steady), ("uneven", &uneven)] {
+        let seen = plugin.seen();
+        assert_eq!(
+            seen.len(),
+            FRAMES,
+            "plugin {name} saw {} frames of {FRAMES}",
+            seen.len()
+        );
+        assert!(
+            sorted(seen) == sorted(sent.clone()),
+            "plugin {name} saw frames that were not sent, or not every frame once"
+        );
+        assert!(
+            plugin.most_held() <= MAX_IN_FLIGHT,
+            "plugin {name} held {} frames at once, with at most {MAX_IN_FLIGHT} in flight: \
+             is a frame freed when its first plugin is done, not its last?",
+            plugin.most_held()
+        );
+        assert_eq!(
+            plugin.most_held(),
+            MAX_IN_FLIGHT,
+            "plugin {name} never held {MAX_IN_FLIGHT} frames at once: the loop must read on \
+             while plugins hold frames, not wait for each frame's handlers"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn busy_plugins_stop_the_reading_at_max_in_flight() {
+    const FRAMES: usize = 50;
+    const MAX_IN_FLIGHT: usize = 3;
+    let (reader, probe) = ScriptedReader::new(wire(&frames(FRAMES)), Then::Eof);
+    let gate = Gate::new();
+    let mut event_loop = EventLoop::new(vec![gate.clone() as Arc<dyn Plugin>], MAX_IN_FLIGHT);
+
+    let read = {
+        let mut run = pin!(event_loop.run(reader));
+        tokio::select! {
+            _ = &mut run => panic!("the loop finished while its plugin held every frame"),
+            () = settle() => {}
+        }
+        assert!(
+            probe.chunks_delivered() <= MAX_IN_FLIGHT + 1,
+            "the loop read {} frames while its plugin finished none; with at most \
+             {MAX_IN_FLIGHT} in flight it must stop reading (back pressure)",
+            probe.chunks_delivered()
+        );
+        assert_eq!(
+            gate.holding_now(),
+            MAX_IN_FLIGHT.min(probe.chunks_delivered())
+        );
+        gate.open();
+        within("the loop to finish once the plugin lets go", run).await
+    };
+
+    assert_eq!(read.expect("no read error was scripted"), FRAMES as u64);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_handler_finishes_while_the_connection_is_silent() {
+    // One frame, then the peer says nothing, ever.
+    let (reader, _probe) = ScriptedReader::new(wire(&[b"only"]), Then::Hang);
+    let plugin = Recorder::new(|_| Duration::from_millis(1));
+    let mut event_loop = EventLoop::new(vec![plugin.clone() as Arc<dyn Plugin>], 4);
+
+    let mut run = pin!(event_loop.run(reader));
+    tokio::select! {
+        _ = &mut run => panic!("the connection never ends, so neither may the loop"),
+        () = settle() => {}
+    }
+
+    assert_eq!(
+        plugin.seen(),
+        [b"only".to_vec()],
+        "the handler did not finish while the loop waited for the next frame: drive the \
+         handlers while you read"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_loop_frees_every_frame_it_read() {
+    const FRAMES: usize = 500;
+    const MAX_IN_FLIGHT: usize = 8;
+    let (reader, _probe) = ScriptedReader::new(wire(&frames(FRAMES)), Then::Eof);
+    let fast = Recorder::new(|_| Duration::from_millis(1));
+    let slow = Recorder::new(|frame| Duration::from_millis(2 + (frame.len() % 3) as u64));
+    let plugins = vec![fast as Arc<dyn Plugin>, slow as Arc<dyn Plugin>];
+    let mut event_loop = EventLoop::new(plugins, MAX_IN_FLIGHT);
+
+    let read = within("the loop to finish", event_loop.run(reader)).await;
+
+    assert_eq!(read.expect("no read error was scripted"), FRAMES as u64);
+    let arena = event_loop.arena();
+    assert!(
+        arena.is_empty(),
+        "{} frames are still in the arena after every plugin finished: each plugin's release, \
+         and the loop's own, must come",
+        arena.len()
+    );
+    assert!(
+        (1..=MAX_IN_FLIGHT).contains(&arena.slot_count()),
+        "the arena has {} slots after {FRAMES} frames with at most {MAX_IN_FLIGHT} in flight: \
+         frames live in the loop's arena, and freed slots are reused",
+        arena.slot_count()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_input_cut_short_is_an_error_after_the_frames_before_it() {
+    // Cut inside a frame's bytes, then inside a length.
+    let cut_in_frame = vec![0, 0, 0, 10, b'a', b'b', b'c'];
+    let cut_in_length = vec![0, 0];
+    for cut in [cut_in_frame, cut_in_length] {
+        let mut chunks = wire(&[b"one", b"two"]);
+        chunks.push(cut);
+        let (reader, _probe) = ScriptedReader::new(chunks, Then::Eof);
+        let plugin = Recorder::new(|_| Duration::from_millis(5));
+        let mut event_loop = EventLoop::new(vec![plugin.clone() as Arc<dyn Plugin>], 4);
+
+        let result = within("the loop to finish", event_loop.run(reader)).await;
+
+        let error =
+            result.expect_err("the input ended inside a frame: that is an error, not an end");
+        assert_eq!(error.kind(), ErrorKind::UnexpectedEof, "{error}");
+        assert_eq!(
+            sorted(plugin.seen()),
+            [b"one".to_vec(), b"two".to_vec()],
+            "the frames before the error are handled to the end before `run` returns"
+        );
+    }
+}

@@ -1,0 +1,52 @@
+//! A ref is never handed out twice: a slot whose generation would wrap is
+//! retired instead. And a ref is as small as the well-kept crates make
+//! theirs: 8 bytes, and `Option<MessageRef>` too.
+
+use std::collections::HashSet;
+
+use lesson::{MessageArena, MessageRef, Release};
+
+use super::payload;
+
+#[test]
+fn a_slot_is_retired_before_its_generation_would_wrap() {
+    const LIMIT: u32 = 3;
+    const MESSAGES: usize = 30;
+    let mut arena = MessageArena::with_generation_limit(LIMIT);
+    let mut handed_out = HashSet::new();
+    let mut earlier: Vec<MessageRef> = Vec::new();
+    for n in 0..MESSAGES {
+        let msg = arena.insert(payload(n));
+        assert!(
+            handed_out.insert(msg),
+            "{msg:?} was handed out twice, so every old copy of it now names message {n}: \
+             a freed slot needs a new generation, and one at the limit must be retired, not \
+             wrapped around"
+        );
+        for (m, old) in earlier.iter().enumerate() {
+            assert_eq!(arena.get(*old), None, "message {m}'s ref reads message {n}");
+        }
+        earlier.push(msg);
+        assert_eq!(arena.release(msg), Release::Freed(payload(n)));
+    }
+    // One message at a time: each slot holds LIMIT of them, then retires.
+    assert_eq!(
+        arena.slot_count(),
+        MESSAGES / LIMIT as usize,
+        "with a limit of {LIMIT}, a slot holds generations 1 to {LIMIT} and is then retired"
+    );
+}
+
+#[test]
+fn option_message_ref_is_as_small_as_message_ref() {
+    assert_eq!(
+        size_of::<MessageRef>(),
+        8,
+        "an index and a generation of 32 bits each, as in slotmap and thunderdome"
+    );
+    assert_eq!(
+        size_of::<Option<MessageRef>>(),
+        size_of::<MessageRef>(),
+        "`Option<MessageRef>` needs a niche: a generation that is never 0 (`NonZeroU32`)"
+    );
+}

@@ -1,0 +1,49 @@
+//! A message stays until its last holder lets go: `insert` makes the caller
+//! its first holder, each `hold` one more, each `release` one fewer, and only
+//! the last release frees it.
+
+use lesson::{MessageArena, Release};
+
+use super::payload;
+
+#[test]
+fn a_message_is_freed_only_when_its_last_holder_releases_it() {
+    let mut arena = MessageArena::new();
+    let msg = arena.insert(payload(7));
+    let other = arena.insert(payload(8));
+    assert!(arena.hold(msg));
+    assert!(arena.hold(msg));
+    assert_eq!(arena.len(), 2);
+
+    assert_eq!(
+        arena.release(msg),
+        Release::Held(2),
+        "three holders, one released"
+    );
+    assert_eq!(
+        arena.get(msg),
+        Some(&payload(7)),
+        "two plugins still hold the message, yet it is gone"
+    );
+    assert_eq!(arena.release(msg), Release::Held(1));
+    assert_eq!(arena.get(msg), Some(&payload(7)));
+    assert_eq!(arena.len(), 2);
+
+    assert_eq!(
+        arena.release(msg),
+        Release::Freed(payload(7)),
+        "the last release frees the message and hands it back"
+    );
+    assert_eq!(arena.get(msg), None, "a freed message is gone");
+    assert_eq!(arena.len(), 1);
+    assert_eq!(
+        arena.release(msg),
+        Release::Stale,
+        "a ref released once too often is stale"
+    );
+    assert_eq!(
+        arena.get(other),
+        Some(&payload(8)),
+        "other messages are untouched"
+    );
+}

@@ -1,0 +1,86 @@
+//! A frame is the very bytes the connection wrote, from the read to the
+//! plugin: the arena keeps the `Bytes` it is given, not a copy, and the loop
+//! reads each frame into the memory its plugins will see.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use lesson::{EventLoop, MessageArena, Plugin, Release};
+use lesson_support::{ScriptedReader, Then, count_allocations, within};
+
+use super::{Recorder, wire};
+
+#[test]
+fn inserting_a_message_copies_nothing() {
+    const SIZE: usize = 256 * 1024;
+    let payload = Bytes::from(vec![7_u8; SIZE]);
+    let handle = payload.clone();
+    let mut arena = MessageArena::new();
+
+    let (msg, counted) = count_allocations(|| arena.insert(handle));
+
+    assert!(
+        counted.bytes_total < 4096,
+        "inserting a {SIZE}-byte message allocated {} bytes: the arena must keep the `Bytes` \
+         it is given (a reference count), not copy the payload (`to_vec`, `copy_from_slice`)",
+        counted.bytes_total
+    );
+    let kept = arena.get(msg).expect("the message was just inserted");
+    assert_eq!(
+        kept.as_ptr(),
+        payload.as_ptr(),
+        "the arena holds a copy of the message, not the message"
+    );
+    match arena.release(msg) {
+        Release::Freed(bytes) => assert_eq!(bytes.as_ptr(), payload.as_ptr()),
+        other => panic!("one holder, one release: expected the message back, got {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn plugins_see_the_bytes_the_connection_wrote() {
+    let payloads: Vec<Vec<u8>> = (1..=60_usize)
+        .map(|n| format!("{n:>3} ").repeat(n).into_bytes())
+        .collect();
+    let (reader, probe) = ScriptedReader::new(wire(&payloads), Then::Eof);
+    let plugin = Recorder::new(|_| Duration::from_millis(1));
+    let mut event_loop = EventLoop::new(vec![plugin.clone() as Arc<dyn Plugin>], 8);
+
+    let read = within("the loop to finish", event_loop.run(reader))
+        .await
+        .expect("no read error was scripted");
+    assert_eq!(read, payloads.len() as u64);
+
+    // Where each frame's bytes are in the input: after its 4-byte length.
+    // A frame that one read delivered whole must reach the plugin at the
+    // address that read wrote it to. A copy out of a reused receive buffer
+    // (or any other copy) lives somewhere else.
+    let seen = plugin.addresses();
+    assert_eq!(seen.len(), payloads.len(), "every frame reaches the plugin");
+    let mut offset = 0;
+    let mut checked = 0;
+    for payload in &payloads {
+        let start = offset + 4;
+        offset = start + payload.len();
+        let Some(written) = probe.written_at(start, payload.len()) else {
+            continue;
+        };
+        let (_, address) = seen
+            .iter()
+            .find(|(frame, _)| frame == payload)
+            .expect("every frame reaches the plugin");
+        assert_eq!(
+            *address,
+            written,
+            "frame of {} bytes is not where the connection wrote it: it was copied, \
+             instead of read into memory of its own that the plugins then share",
+            payload.len()
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 50,
+        "only {checked} frames arrived whole in one read: read a frame into room for all of it"
+    );
+}

@@ -1,0 +1,84 @@
+//! `ask` hands one plugin a message after what is already queued for it,
+//! and returns once the plugin has handled it, saying whether the handler
+//! panicked.
+
+use std::cell::Cell;
+use std::sync::Arc;
+
+use lesson::AskError;
+use lesson_support::{settle, within};
+use tokio::sync::Semaphore;
+
+use super::{Behaviour, Probe, host, message};
+
+#[tokio::test(start_paused = true)]
+async fn ask_returns_once_the_plugin_has_handled_the_message() {
+    let gate = Arc::new(Semaphore::new(0));
+    let probe = Probe::new();
+    let mut host = host(8);
+    let id = host.plug(
+        "gated",
+        probe.gated_factory(Behaviour::Record, Some(Arc::clone(&gate))),
+    );
+    within("three messages into a mailbox of eight", async {
+        for seq in 0..3 {
+            host.dispatch(message(seq)).await;
+        }
+    })
+    .await;
+
+    let answered = Cell::new(false);
+    let asking = async {
+        let answer = host.ask(id, message(3)).await;
+        answered.set(true);
+        answer
+    };
+    let watching = async {
+        // Enough for the three messages before the one asked about.
+        gate.add_permits(3);
+        settle().await;
+        assert_eq!(probe.seqs(), [0, 1, 2]);
+        assert!(
+            !answered.get(),
+            "ask returned before the plugin handled the message (it waits at the \
+             gate): answer after the handler, not when the message arrives"
+        );
+        gate.add_permits(1);
+    };
+    let (answer, ()) = within("an ask", async { tokio::join!(asking, watching) }).await;
+
+    assert_eq!(answer, Ok(()));
+    assert_eq!(
+        probe.seqs(),
+        [0, 1, 2, 3],
+        "when ask returns, the plugin has handled the message, after those \
+         dispatched before it"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn ask_says_when_the_handler_panicked_or_the_plugin_is_unknown() {
+    let probe = Probe::new();
+    let mut host = host(4);
+    // Panics on odd messages.
+    let id = host.plug(
+        "odd",
+        probe.factory(Behaviour::PanicEvery { every: 2, at: 1 }),
+    );
+
+    let mut ask = async |seq| within("an ask", host.ask(id, message(seq))).await;
+    assert_eq!(ask(0).await, Ok(()));
+    assert_eq!(
+        ask(1).await,
+        Err(AskError::Panicked),
+        "the handler panicked on this message, and the asker must hear of it"
+    );
+    assert_eq!(ask(2).await, Ok(()), "restarted after the panic");
+    assert_eq!(probe.seqs(), [0, 1, 2]);
+
+    within("unplugging", host.unplug(id)).await;
+    assert_eq!(
+        within("asking an unplugged plugin", host.ask(id, message(3))).await,
+        Err(AskError::NoSuchPlugin)
+    );
+}

@@ -1,0 +1,86 @@
+//! A slow plugin makes the dispatcher wait once its mailbox is full: memory
+//! stays bounded by the mailboxes' sizes, no message is dropped, and the
+//! slow plugin's siblings are not held up before that.
+
+use std::cell::Cell;
+use std::sync::Arc;
+
+use lesson_support::{settle, within};
+use tokio::sync::Semaphore;
+
+use super::{Behaviour, Probe, host, message};
+
+const CAPACITY: usize = 4;
+const MESSAGES: u64 = 100;
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_plugin_makes_the_dispatcher_wait() {
+    // A gate that stays shut until the check opens it: the slow plugin
+    // handles nothing until then.
+    let gate = Arc::new(Semaphore::new(0));
+    let fast = Probe::new();
+    let slow = Probe::new();
+    let mut host = host(CAPACITY);
+    let fast_id = host.plug("fast", fast.factory(Behaviour::Record));
+    let slow_id = host.plug(
+        "slow",
+        slow.gated_factory(Behaviour::Record, Some(Arc::clone(&gate))),
+    );
+
+    let dispatched = Cell::new(0_u64);
+    let dispatching = async {
+        for seq in 0..MESSAGES {
+            host.dispatch(message(seq)).await;
+            dispatched.set(seq + 1);
+        }
+    };
+    let watching = async {
+        settle().await;
+        let done = dispatched.get();
+        // The slow plugin holds one message at its gate and CAPACITY in its
+        // mailbox; one more for a channel that also counts a slot for its
+        // sender (as `futures::channel::mpsc` does).
+        assert!(
+            done <= CAPACITY as u64 + 2,
+            "the slow plugin has handled nothing, its mailbox holds {CAPACITY}, and yet \
+             {done} of {MESSAGES} dispatches returned: a mailbox that does not make the \
+             dispatcher wait when full lets memory grow without bound (or drops messages)"
+        );
+        assert!(
+            done >= CAPACITY as u64,
+            "only {done} dispatches returned while the slow plugin's mailbox \
+             ({CAPACITY} messages) was not yet full: a slow plugin holds up the \
+             dispatcher before its mailbox is full (are handlers run by the dispatcher?)"
+        );
+        let fast_seen = fast.seqs().len() as u64;
+        assert!(
+            fast_seen >= done,
+            "the fast plugin has handled {fast_seen} of the {done} messages dispatched \
+             so far: the slow plugin holds up its sibling (one task for all plugins?)"
+        );
+        gate.add_permits(MESSAGES as usize);
+    };
+    within(
+        "dispatching while a slow plugin holds things up, then lets go",
+        async { tokio::join!(dispatching, watching) },
+    )
+    .await;
+
+    for id in [fast_id, slow_id] {
+        within("unplugging, which drains the mailbox", host.unplug(id))
+            .await
+            .expect("still plugged in");
+    }
+    let all: Vec<u64> = (0..MESSAGES).collect();
+    assert_eq!(
+        fast.seqs(),
+        all,
+        "the fast plugin lost or reordered messages"
+    );
+    assert_eq!(
+        slow.seqs(),
+        all,
+        "the slow plugin lost or reordered messages: waiting for room is the \
+         policy here, not dropping"
+    );
+}

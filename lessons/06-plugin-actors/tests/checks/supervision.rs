@@ -1,0 +1,147 @@
+//! A plugin that panics is restarted, fresh from its factory, and its
+//! siblings lose nothing; one that panics too often stays down, says so,
+//! and holds up nobody.
+
+use std::time::Duration;
+
+use lesson::{AskError, PluginReport};
+use lesson_support::{settle, within};
+
+use super::{Behaviour, Probe, host, message};
+
+#[tokio::test(start_paused = true)]
+async fn a_plugin_that_panics_on_every_tenth_message_is_restarted_and_its_siblings_lose_nothing() {
+    let before = Probe::new();
+    let flaky = Probe::new();
+    let after = Probe::new();
+    let mut host = host(8);
+    let before_id = host.plug("before", before.factory(Behaviour::Record));
+    // Panics on messages 4, 14, 24, ..., 94.
+    let flaky_id = host.plug(
+        "flaky",
+        flaky.factory(Behaviour::PanicEvery { every: 10, at: 4 }),
+    );
+    let after_id = host.plug("after", after.factory(Behaviour::Record));
+
+    for seq in 0..100 {
+        within("dispatching", host.dispatch(message(seq))).await;
+        // A tenth of a second between messages: one panic a second, fewer
+        // than the limit of three within a second.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let report = host
+        .report(flaky_id)
+        .expect("the flaky plugin is plugged in");
+    assert_eq!(
+        report,
+        PluginReport {
+            name: "flaky".to_owned(),
+            panics: 10,
+            gave_up: false
+        },
+        "ten panics, a second apart: restarted every time, never given up \
+         (the limit is three within a second, on tokio's clock)"
+    );
+    let seen = flaky.seen();
+    let seqs: Vec<u64> = seen.iter().map(|&(_, seq)| seq).collect();
+    assert_eq!(
+        seqs,
+        (0..100).collect::<Vec<u64>>(),
+        "the flaky plugin must get every message once, in order, the one it \
+         panicked on included, and go on after each panic"
+    );
+    // Messages 0..=4 went to the first plugin, 5..=14 to the second, ...
+    for &(instance, seq) in &seen {
+        let want = (seq as usize + 5) / 10 + 1;
+        assert_eq!(
+            instance, want,
+            "message {seq} was handled by plugin instance {instance}, not {want}: \
+             after a panic the plugin may be half-updated, so the supervisor makes \
+             a fresh one with the factory"
+        );
+    }
+    assert_eq!(flaky.made(), 11, "the first plugin and ten restarts");
+    assert_eq!(flaky.alive(), 1, "a plugin that panicked is dropped");
+
+    for id in [before_id, flaky_id, after_id] {
+        within("unplugging, which drains the mailbox", host.unplug(id))
+            .await
+            .expect("still plugged in");
+    }
+    for (name, probe) in [("before", &before), ("after", &after)] {
+        assert_eq!(
+            probe.seqs(),
+            (0..100).collect::<Vec<u64>>(),
+            "plugin {name:?} lost messages when its sibling panicked"
+        );
+    }
+    assert_eq!(flaky.alive(), 0, "unplugged, the last instance is dropped");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_plugin_that_panics_too_often_stays_down_and_says_so() {
+    let doomed = Probe::new();
+    let sibling = Probe::new();
+    let mut host = host(4);
+    let doomed_id = host.plug("doomed", doomed.factory(Behaviour::PanicAlways));
+    let sibling_id = host.plug("sibling", sibling.factory(Behaviour::Record));
+
+    within("20 messages, one plugin panicking on each", async {
+        for seq in 0..20 {
+            host.dispatch(message(seq)).await;
+        }
+    })
+    .await;
+    settle().await;
+
+    assert_eq!(
+        doomed.seqs(),
+        [0, 1, 2],
+        "a plugin that panics on every message, with no time passing, must be \
+         restarted twice and stay down at its third panic (three within a second)"
+    );
+    assert_eq!(doomed.made(), 3, "the first plugin and two restarts");
+    assert_eq!(doomed.alive(), 0, "a plugin that stays down is dropped");
+    assert_eq!(
+        host.report(doomed_id),
+        Some(PluginReport {
+            name: "doomed".to_owned(),
+            panics: 3,
+            gave_up: true
+        }),
+        "the report says it gave up"
+    );
+
+    // Down, it holds up nobody: its mailbox is no place to wait.
+    within(
+        "20 more messages, with one plugin down: a downed plugin's mailbox must \
+         not make the dispatcher wait",
+        async {
+            for seq in 20..40 {
+                host.dispatch(message(seq)).await;
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        within(
+            "asking the plugin that is down",
+            host.ask(doomed_id, message(40))
+        )
+        .await,
+        Err(AskError::Down)
+    );
+    let report = within("unplugging the plugin that is down", host.unplug(doomed_id)).await;
+    assert!(
+        report.is_some_and(|r| r.gave_up && r.panics == 3),
+        "unplugging it returns the report that says it gave up"
+    );
+    within("unplugging the sibling", host.unplug(sibling_id)).await;
+    assert_eq!(doomed.seqs(), [0, 1, 2], "it stayed down");
+    assert_eq!(
+        sibling.seqs(),
+        (0..40).collect::<Vec<u64>>(),
+        "the sibling lost messages while the other plugin panicked and went down"
+    );
+}

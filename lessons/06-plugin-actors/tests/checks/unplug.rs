@@ -1,0 +1,158 @@
+//! Unplugging drains: a plugin handles what is already in its mailbox, then
+//! is dropped, and `unplug` returns after that. An unplugged plugin gets
+//! nothing more, and a dropped host leaves no actor behind.
+
+use std::cell::Cell;
+use std::sync::Arc;
+
+use lesson::{AskError, PluginReport};
+use lesson_support::{alive_tasks, settle, within};
+use tokio::sync::Semaphore;
+
+use super::{Behaviour, Probe, host, message};
+
+#[tokio::test(start_paused = true)]
+async fn unplug_waits_until_the_queued_messages_are_handled() {
+    let gate = Arc::new(Semaphore::new(0));
+    let slow = Probe::new();
+    let mut host = host(8);
+    let id = host.plug(
+        "slow",
+        slow.gated_factory(Behaviour::Record, Some(Arc::clone(&gate))),
+    );
+    within("five messages into a mailbox of eight", async {
+        for seq in 0..5 {
+            host.dispatch(message(seq)).await;
+        }
+    })
+    .await;
+
+    let returned = Cell::new(false);
+    let unplugging = async {
+        let report = host.unplug(id).await;
+        returned.set(true);
+        report
+    };
+    let watching = async {
+        settle().await;
+        assert!(
+            !returned.get(),
+            "unplug returned while five messages were still queued for the plugin: \
+             the rule is that a plugin handles what it was sent before it goes"
+        );
+        gate.add_permits(5);
+    };
+    let (report, ()) = within("unplugging a plugin with five messages queued", async {
+        tokio::join!(unplugging, watching)
+    })
+    .await;
+
+    assert_eq!(
+        report,
+        Some(PluginReport {
+            name: "slow".to_owned(),
+            panics: 0,
+            gave_up: false
+        })
+    );
+    assert_eq!(
+        slow.seqs(),
+        [0, 1, 2, 3, 4],
+        "when unplug returns, the plugin has handled every message queued for it"
+    );
+    assert_eq!(
+        slow.alive(),
+        0,
+        "when unplug returns, the plugin is dropped"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unplugged_plugin_gets_nothing_more() {
+    let probes = [Probe::new(), Probe::new(), Probe::new()];
+    let mut host = host(4);
+    let ids: Vec<_> = probes
+        .iter()
+        .enumerate()
+        .map(|(n, probe)| host.plug(&format!("plugin {n}"), probe.factory(Behaviour::Record)))
+        .collect();
+
+    // Plugin 0 goes after message 9, plugin 1 after message 19.
+    for seq in 0..30 {
+        if seq == 10 || seq == 20 {
+            let gone = ids[seq as usize / 10 - 1];
+            within("unplugging", host.unplug(gone))
+                .await
+                .expect("plugged in");
+        }
+        within("dispatching", host.dispatch(message(seq))).await;
+    }
+    settle().await;
+
+    let upto = |end: u64| (0..end).collect::<Vec<u64>>();
+    for (n, end) in [(0, 10), (1, 20)] {
+        assert_eq!(
+            probes[n].seqs(),
+            upto(end),
+            "plugin {n} was unplugged after message {}: it must get everything \
+             before, and nothing after (was another plugin unplugged instead?)",
+            end - 1
+        );
+        assert_eq!(
+            probes[n].alive(),
+            0,
+            "plugin {n} was unplugged, and not dropped"
+        );
+        assert_eq!(
+            host.report(ids[n]),
+            None,
+            "no report for an unplugged plugin"
+        );
+        assert_eq!(
+            within("unplugging it again", host.unplug(ids[n])).await,
+            None
+        );
+        assert_eq!(
+            within("asking it", host.ask(ids[n], message(30))).await,
+            Err(AskError::NoSuchPlugin)
+        );
+    }
+    within("unplugging the last one", host.unplug(ids[2])).await;
+    assert_eq!(
+        probes[2].seqs(),
+        upto(30),
+        "plugin 2 stayed plugged in, and must get every message"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_host_leaves_no_actor_and_no_plugin_behind() {
+    let tasks_before = alive_tasks();
+    let probes = [Probe::new(), Probe::new(), Probe::new()];
+    let mut host = host(16);
+    for (n, probe) in probes.iter().enumerate() {
+        host.plug(&format!("plugin {n}"), probe.factory(Behaviour::Record));
+    }
+    within("ten messages", async {
+        for seq in 0..10 {
+            host.dispatch(message(seq)).await;
+        }
+    })
+    .await;
+
+    drop(host);
+    settle().await;
+
+    assert_eq!(
+        alive_tasks(),
+        tasks_before,
+        "the host is gone, and actor tasks still run: something keeps a mailbox open"
+    );
+    for probe in &probes {
+        assert_eq!(
+            probe.alive(),
+            0,
+            "the host is gone, and a plugin is still alive"
+        );
+    }
+}

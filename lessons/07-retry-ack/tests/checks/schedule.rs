@@ -1,0 +1,106 @@
+//! A failed try is retried after a wait: exponential backoff with full
+//! jitter. The wait before retry `n` is what the jitter picks between zero
+//! and `min(cap, base * factor^(n - 1))`, to the millisecond, however many
+//! retries there are.
+
+use std::time::Duration;
+
+use lesson::{Dispatcher, Reason};
+use lesson_support::within;
+use tokio::time::Instant;
+
+use super::{Act, Scripted, policy, queued, recording_jitter};
+
+#[tokio::test(start_paused = true)]
+async fn retries_wait_a_jittered_exponential_backoff_to_the_millisecond() {
+    // Ceilings of 100, 300 and 900 ms, then 2,700 ms held to the cap of 1 s.
+    let (jitter, asked) = recording_jitter(|ceiling, n| {
+        // 5/8, 3/8, 7/8 and 2/8 of the ceiling, in whole milliseconds: never
+        // zero and never the ceiling, so a wait that skips the jitter shows.
+        const EIGHTHS: [u64; 4] = [5, 3, 7, 2];
+        Duration::from_millis(ceiling.as_millis() as u64 * EIGHTHS[n % 4] / 8)
+    });
+    let (dispatcher, _dead_letters) = Dispatcher::new(policy(5, 100, 3, 1_000), jitter);
+    let failing = Scripted::new("failing", |_, _| Act::Fail);
+    within("plug", dispatcher.plug(failing.clone()))
+        .await
+        .unwrap();
+
+    let start = Instant::now();
+    within("send", dispatcher.send("retry me".into()))
+        .await
+        .unwrap();
+    // Longer than the whole schedule (at most 100 + 300 + 900 + 1,000 ms).
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    let tried_at: Vec<u128> = failing
+        .tries()
+        .iter()
+        .map(|t| (t.at - start).as_millis())
+        .collect();
+    // The waits the jitter picked: 62, 112, 787 and 250 ms.
+    assert_eq!(
+        tried_at,
+        [0, 62, 174, 961, 1_211],
+        "a message that always fails, with 5 tries: the first at once, then \
+         each after the wait the jitter picked (62, 112, 787, 250 ms): tries \
+         at these milliseconds of paused time, and no more"
+    );
+    let ceilings: Vec<u128> = asked
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(ceiling, _)| ceiling.as_millis())
+        .collect();
+    assert_eq!(
+        ceilings,
+        [100, 300, 900, 1_000],
+        "the ceilings the jitter was asked to pick under: base * factor^(n - 1), \
+         never more than the cap"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_run_of_retries_stays_at_the_cap_and_never_overflows() {
+    // A jitter that always picks the ceiling: each wait is the ceiling.
+    let (jitter, asked) = recording_jitter(|ceiling, _| ceiling);
+    let (dispatcher, mut dead_letters) = Dispatcher::new(policy(100, 1, 2, 20), jitter);
+    let failing = Scripted::new("failing", |_, _| Act::Fail);
+    within("plug", dispatcher.plug(failing.clone()))
+        .await
+        .unwrap();
+
+    let id = within("send", dispatcher.send("retry me".into()))
+        .await
+        .unwrap();
+    // 1 + 2 + 4 + 8 + 16 ms, then 94 waits of 20 ms: under 2 s.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+
+    assert_eq!(
+        failing.tries_of(id),
+        100,
+        "a message that always fails is tried max_tries = 100 times; 2^32 is \
+         only 33 retries away, so a ceiling computed as base * factor^(n - 1) \
+         and only then held to the cap overflows on the way"
+    );
+    let ceilings: Vec<u128> = asked
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(ceiling, _)| ceiling.as_millis())
+        .collect();
+    let mut expected = vec![1, 2, 4, 8, 16];
+    expected.resize(99, 20);
+    assert_eq!(
+        ceilings, expected,
+        "the ceiling doubles from 1 ms and stays at the cap of 20 ms"
+    );
+    let letters = queued(&mut dead_letters);
+    assert!(
+        matches!(
+            &letters[..],
+            [letter] if letter.tries == 100 && letter.reason == Reason::OutOfTries
+        ),
+        "after its 100th try the message is dead-lettered: {letters:?}"
+    );
+}

@@ -1,0 +1,289 @@
+//! A graceful shutdown stops taking messages at once, lets every accepted
+//! one be acknowledged or dead-lettered (retries included) before its
+//! deadline, reports what the deadline cut off, and returns as soon as all
+//! is done. Every send after it begins is refused at once.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use lesson::{DeadLetter, Dispatcher, Reason, ShutDown};
+use lesson_support::{settle, within};
+use tokio::time::Instant;
+
+use super::{Act, Scripted, error_of, mix, payload, policy, recording_jitter};
+
+/// Every dead letter until the queue ends, which it does once the
+/// dispatcher's loop is over.
+async fn all_letters(dead_letters: &mut lesson::DeadLetters) -> Vec<DeadLetter> {
+    let mut letters = Vec::new();
+    while let Some(letter) = within("the dead-letter queue to end", dead_letters.recv()).await {
+        letters.push(letter);
+    }
+    letters
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_under_load_finishes_every_accepted_message() {
+    const MAX_TRIES: u32 = 4;
+    let (jitter, _) = recording_jitter(|ceiling, _| ceiling / 2);
+    let (dispatcher, mut dead_letters) = Dispatcher::new(policy(MAX_TRIES, 4, 2, 16), jitter);
+    // Each try works 1 to 5 ms; one in three fails.
+    let plugins: Vec<Arc<Scripted>> = ["alpha", "beta", "gamma"]
+        .iter()
+        .enumerate()
+        .map(|(number, name)| {
+            Scripted::new(name, move |id, n| {
+                let roll = mix(id << 16 | (number as u64) << 8 | u64::from(n));
+                let work = Duration::from_millis(1 + roll % 5);
+                if roll.is_multiple_of(3) {
+                    Act::FailAfter(work)
+                } else {
+                    Act::AckAfter(work)
+                }
+            })
+        })
+        .collect();
+    for plugin in &plugins {
+        within("plug", dispatcher.plug(plugin.clone()))
+            .await
+            .unwrap();
+    }
+
+    // Four senders, each sending a message every millisecond until refused.
+    let senders: Vec<_> = (0..4_u64)
+        .map(|sender| {
+            let dispatcher = dispatcher.clone();
+            tokio::spawn(async move {
+                let mut accepted = Vec::new();
+                for n in 0..10_000 {
+                    let asked = Instant::now();
+                    match within("send", dispatcher.send(payload(sender * 100_000 + n))).await {
+                        Ok(id) => accepted.push(id),
+                        Err(ShutDown) => return (accepted, asked.elapsed()),
+                    }
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                panic!("a sender was never refused");
+            })
+        })
+        .collect();
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let deadline = Duration::from_secs(20);
+    let asked = Instant::now();
+    let report = within("shutdown", dispatcher.shutdown(deadline))
+        .await
+        .unwrap();
+    let took = asked.elapsed();
+
+    // What each plugin had done when shutdown returned.
+    let done: Vec<HashMap<u64, (u32, u32)>> = plugins
+        .iter()
+        .map(|plugin| {
+            plugin
+                .ids()
+                .into_iter()
+                .map(|id| (id, (plugin.tries_of(id), plugin.acks_of(id))))
+                .collect()
+        })
+        .collect();
+    let letters = all_letters(&mut dead_letters).await;
+    let mut accepted = BTreeSet::new();
+    for sender in senders {
+        let (ids, refused_after) = within("a sender", sender).await.unwrap();
+        assert_eq!(
+            refused_after,
+            Duration::ZERO,
+            "a send after the shutdown began was refused only after a wait"
+        );
+        accepted.extend(ids);
+    }
+
+    assert!(
+        accepted.len() > 300,
+        "only {} messages were accepted in 300 ms",
+        accepted.len()
+    );
+    assert!(
+        report.unfinished.is_empty(),
+        "with a deadline of 20 s, nothing should be left unfinished: {:?}",
+        &report.unfinished[..report.unfinished.len().min(4)]
+    );
+    let dead: HashMap<(&str, u64), usize> =
+        letters.iter().fold(HashMap::new(), |mut dead, letter| {
+            *dead.entry((letter.plugin.as_str(), letter.id)).or_default() += 1;
+            dead
+        });
+    let mut lost = Vec::new();
+    for (plugin, done) in plugins.iter().zip(&done) {
+        for &id in &accepted {
+            let (tries, acks) = done.get(&id).copied().unwrap_or_default();
+            let letters = dead.get(&(plugin.name.as_str(), id)).copied().unwrap_or(0);
+            let ended_once =
+                (acks == 1 && letters == 0) || (acks == 0 && letters == 1 && tries == MAX_TRIES);
+            if !ended_once {
+                lost.push(format!(
+                    "{}, message {id}: {tries} tries, {acks} acks, {letters} dead letters",
+                    plugin.name
+                ));
+            }
+        }
+        let strangers: Vec<&u64> = done.keys().filter(|id| !accepted.contains(id)).collect();
+        assert!(
+            strangers.is_empty(),
+            "{} was handed messages whose send was refused: {strangers:?}",
+            plugin.name
+        );
+    }
+    assert!(
+        lost.is_empty(),
+        "shutdown returned, and {} of {} accepted deliveries had not ended (acked \
+         once, or dead-lettered once after {MAX_TRIES} tries). The first ones:\n{}",
+        lost.len(),
+        accepted.len() * plugins.len(),
+        lost[..lost.len().min(8)].join("\n")
+    );
+    assert!(
+        took < Duration::from_secs(1),
+        "shutdown took {took:?}: it returns once every delivery has ended, not \
+         at its deadline of {deadline:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_reports_what_it_could_not_finish_by_the_deadline() {
+    // Retries of "failing" wait a second, longer than the deadline.
+    let (jitter, _) = recording_jitter(|ceiling, _| ceiling);
+    let (dispatcher, mut dead_letters) = Dispatcher::new(policy(10, 1_000, 2, 10_000), jitter);
+    let steady = Scripted::new("steady", |_, _| Act::Ack);
+    let stuck = Scripted::new(
+        "stuck",
+        |id, _| if id % 2 == 1 { Act::Hang } else { Act::Ack },
+    );
+    let failing = Scripted::new("failing", |_, _| Act::Fail);
+    for plugin in [&steady, &stuck, &failing] {
+        within("plug", dispatcher.plug(Arc::clone(plugin) as _))
+            .await
+            .unwrap();
+    }
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        ids.push(within("send", dispatcher.send(payload(n))).await.unwrap());
+    }
+    settle().await;
+
+    let deadline = Duration::from_millis(500);
+    let asked = Instant::now();
+    let report = within("shutdown", dispatcher.shutdown(deadline))
+        .await
+        .unwrap();
+    assert_eq!(
+        asked.elapsed(),
+        deadline,
+        "a stuck plugin keeps the shutdown waiting until its deadline, and no longer"
+    );
+
+    let mut expected = Vec::new();
+    for (n, &id) in ids.iter().enumerate() {
+        if id % 2 == 1 {
+            expected.push((id, "stuck".to_owned(), payload(n as u64), 1, None));
+        }
+        let error = error_of("failing", id, 1);
+        expected.push((id, "failing".to_owned(), payload(n as u64), 1, Some(error)));
+    }
+    expected.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    let mut unfinished: Vec<_> = report
+        .unfinished
+        .iter()
+        .map(|letter| {
+            assert_eq!(letter.reason, Reason::Deadline, "{letter:?}");
+            (
+                letter.id,
+                letter.plugin.clone(),
+                letter.payload.clone(),
+                letter.tries,
+                letter.last_error.clone(),
+            )
+        })
+        .collect();
+    unfinished.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    assert_eq!(
+        unfinished, expected,
+        "the report lists every delivery the deadline cut off: the stuck plugin's \
+         odd messages (a try running, no error yet) and every message of the \
+         failing plugin (waiting to retry, with its last error)"
+    );
+    for &id in &ids {
+        assert_eq!(steady.acks_of(id), 1);
+        assert_eq!(stuck.acks_of(id), u32::from(id % 2 == 0));
+    }
+    settle().await;
+    assert_eq!(
+        stuck.dropped(),
+        3,
+        "the three tries still running at the deadline are dropped"
+    );
+    let letters = all_letters(&mut dead_letters).await;
+    assert!(
+        letters.is_empty(),
+        "what the report lists is not also dead-lettered: {letters:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_send_after_shutdown_is_refused_at_once_with_a_clear_error() {
+    let (jitter, _) = recording_jitter(|ceiling, _| ceiling);
+    let (dispatcher, _dead_letters) = Dispatcher::new(policy(3, 10, 2, 100), jitter);
+    let slow = Scripted::new("slow", |_, _| Act::AckAfter(Duration::from_secs(1)));
+    within("plug", dispatcher.plug(slow.clone())).await.unwrap();
+    let id = within("send", dispatcher.send(payload(1))).await.unwrap();
+
+    // The shutdown waits a second for the slow plugin; meanwhile, more sends.
+    let closing = tokio::spawn({
+        let dispatcher = dispatcher.clone();
+        async move { dispatcher.shutdown(Duration::from_secs(10)).await }
+    });
+    settle().await;
+    let asked = Instant::now();
+    let refused = within("a send during the shutdown", dispatcher.send(payload(2))).await;
+    assert_eq!(
+        refused,
+        Err(ShutDown),
+        "a send during the shutdown is refused"
+    );
+    assert_eq!(
+        asked.elapsed(),
+        Duration::ZERO,
+        "the send was refused only after a wait: a refusal is at once"
+    );
+    let message = ShutDown.to_string();
+    assert!(
+        message.contains("shut down"),
+        "the error says what happened: {message:?}"
+    );
+    assert_eq!(
+        within("a plug during the shutdown", dispatcher.plug(slow.clone())).await,
+        Err(ShutDown)
+    );
+    assert_eq!(
+        within(
+            "a second shutdown",
+            dispatcher.shutdown(Duration::from_secs(10))
+        )
+        .await,
+        Err(ShutDown)
+    );
+
+    let report = within("the shutdown", closing).await.unwrap().unwrap();
+    assert!(report.unfinished.is_empty(), "{report:?}");
+    assert_eq!(slow.acks_of(id), 1, "the accepted message was finished");
+    assert_eq!(slow.ids(), [id], "the refused message was not delivered");
+
+    let asked = Instant::now();
+    assert_eq!(
+        within("a send after the shutdown", dispatcher.send(payload(3))).await,
+        Err(ShutDown)
+    );
+    assert_eq!(asked.elapsed(), Duration::ZERO);
+}
