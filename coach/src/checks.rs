@@ -206,6 +206,36 @@ pub fn run(root: &Path, target_dir: &Path, package: &str) -> Result<Outcome> {
     })
 }
 
+/// The errors of `cargo build -p package` in the workspace at `root`, as
+/// rustc renders them without colour, one after the other (rustc's closing
+/// "aborting due to" left out). It is what a lesson's `starter.stderr`
+/// records when the error comes from a crate too heavy for `ui-tests/`.
+pub fn rendered_errors(root: &Path, target_dir: &Path, package: &str) -> Result<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = Command::new(&cargo)
+        .current_dir(root)
+        .args(["build", "--message-format=json", "-p", package])
+        .env("CARGO_TARGET_DIR", target_dir)
+        .env("CARGO_TERM_PROGRESS_WHEN", "never")
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot start {cargo}"))?;
+    let mut text = String::new();
+    for message in Message::parse_stream(&output.stdout[..]) {
+        let Ok(Message::CompilerMessage(message)) = message else {
+            continue;
+        };
+        let diagnostic = message.message;
+        if diagnostic.level == DiagnosticLevel::Error
+            && !diagnostic.message.starts_with("aborting due to")
+            && let Some(rendered) = diagnostic.rendered
+        {
+            text.push_str(&rendered);
+        }
+    }
+    Ok(text)
+}
+
 /// What the stream of cargo messages told us so far.
 #[derive(Default)]
 struct Report {

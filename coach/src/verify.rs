@@ -113,6 +113,21 @@ fn verify_lesson(
         Ok(fails) => println!("      ok: the starter fails {fails}"),
         Err(problem) => problems.push(problem),
     }
+    // A starter whose error comes from a crate too heavy for ui-tests/
+    // records it in `starter.stderr`: it must still be what rustc says.
+    let recorded = scratch.join(&lesson.dir).join("starter.stderr");
+    if let Ok(expected) = std::fs::read_to_string(&recorded) {
+        let actual = checks::rendered_errors(scratch, target_dir, &lesson.package)?;
+        if actual == expected {
+            println!("      ok: starter.stderr is what rustc says");
+        } else {
+            problems.push(format!(
+                "{}/starter.stderr is not what rustc says for the starter: re-record it \
+                 with the command in its Cargo.toml, and read the diff. rustc says:\n{actual}",
+                lesson.folder()
+            ));
+        }
+    }
 
     // 2. The solution, dropped into the starter's place, passes its checks.
     let solution_src = root.join(lesson.solution_dir()).join("src");

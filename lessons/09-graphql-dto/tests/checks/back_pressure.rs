@@ -1,0 +1,39 @@
+//! A subscriber that does not read stops production: at most
+//! `SUBSCRIBER_QUEUE` messages wait for it, and nothing is lost.
+
+use lesson::{MessageLog, SUBSCRIBER_QUEUE, build_schema};
+use lesson_support::settle;
+
+use super::{drain, next_message, subscribe};
+
+#[tokio::test(start_paused = true)]
+async fn a_subscriber_that_does_not_read_stops_production() {
+    const MESSAGES: u64 = 1_000;
+    let log = MessageLog::new();
+    for n in 0..MESSAGES {
+        log.append("orders", &format!("order {n}"));
+    }
+    let schema = build_schema(&log);
+    let mut stream = Box::pin(subscribe(&schema, "orders"));
+
+    // One message read, then the subscriber stalls.
+    next_message("the first message", &mut stream).await;
+    settle().await;
+
+    // The one it read, `SUBSCRIBER_QUEUE` waiting for it, one that a worker
+    // holds while it waits to send, and one read ahead.
+    let allowed = 1 + SUBSCRIBER_QUEUE as u64 + 2;
+    assert!(
+        log.reads() <= allowed,
+        "the subscriber read 1 message, and {} were copied out of the log for it; \
+         a bounded subscription stops after {allowed}: is the channel unbounded, \
+         or is the whole log copied?",
+        log.reads(),
+    );
+
+    // Reading again lets it go on, and nothing was lost meanwhile.
+    log.close();
+    let rest = drain(stream).await;
+    let seqs: Vec<u64> = rest.iter().map(|message| message.seq).collect();
+    assert_eq!(seqs, (1..MESSAGES).collect::<Vec<_>>());
+}

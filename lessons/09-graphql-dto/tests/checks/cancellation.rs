@@ -1,0 +1,72 @@
+//! Dropping the response stream ends the subscription: its worker (if it
+//! has one) stops, copies nothing more, and no task is left behind, whether
+//! it was waiting for the subscriber or for the next message.
+
+use lesson::{MessageLog, build_schema};
+use lesson_support::{alive_tasks, settle};
+
+use super::{next_message, subscribe};
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_response_stream_stops_a_worker_blocked_on_sending() {
+    let tasks_before = alive_tasks();
+    let log = MessageLog::new();
+    for n in 0..100 {
+        log.append("orders", &format!("order {n}"));
+    }
+    let schema = build_schema(&log);
+    let mut stream = Box::pin(subscribe(&schema, "orders"));
+    next_message("the first message", &mut stream).await;
+    settle().await; // a worker fills the queue and waits
+    let reads_before = log.reads();
+
+    drop(stream);
+    settle().await;
+    log.append("orders", "one more");
+    settle().await;
+
+    assert!(
+        log.reads() <= reads_before + 1,
+        "the response stream is gone, yet {} more messages were copied out of \
+         the log: a failed `send` means nobody listens, so stop",
+        log.reads() - reads_before,
+    );
+    assert_eq!(
+        alive_tasks(),
+        tasks_before,
+        "a task outlived the subscription"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_response_stream_stops_a_worker_waiting_for_messages() {
+    let tasks_before = alive_tasks();
+    let log = MessageLog::new();
+    log.append("orders", "espresso");
+    log.append("orders", "flat white");
+    let schema = build_schema(&log);
+    let mut stream = Box::pin(subscribe(&schema, "orders"));
+    next_message("the first message", &mut stream).await;
+    next_message("the second message", &mut stream).await;
+    settle().await; // everything is read: a worker waits for the log
+
+    drop(stream);
+    settle().await;
+    assert_eq!(
+        alive_tasks(),
+        tasks_before,
+        "the response stream is gone, but a task still waits for new messages \
+         for it: watch the subscriber while you wait (`Sender::closed`)"
+    );
+
+    let reads_before = log.reads();
+    for n in 0..10 {
+        log.append("orders", &format!("late order {n}"));
+    }
+    settle().await;
+    assert_eq!(
+        log.reads(),
+        reads_before,
+        "messages appended after the subscriber left were copied out for nobody"
+    );
+}

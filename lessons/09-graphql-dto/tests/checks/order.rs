@@ -1,0 +1,63 @@
+//! A subscription streams the messages of its topic, oldest first, then
+//! each new one as it arrives, and ends when the log is closed.
+
+use lesson::{MessageLog, build_schema};
+use lesson_support::settle;
+
+use super::{drain, next_message, seq_and_text, subscribe};
+
+#[tokio::test(start_paused = true)]
+async fn a_subscription_streams_its_topic_in_order_then_ends() {
+    let log = MessageLog::new();
+    for (topic, text) in [
+        ("orders", "espresso"),
+        ("audit", "login"),
+        ("orders", "flat white"),
+        ("orders", "cortado"),
+        ("audit", "logout"),
+    ] {
+        log.append(topic, text);
+    }
+    log.close();
+    let schema = build_schema(&log);
+
+    let messages = drain(subscribe(&schema, "orders")).await;
+
+    assert_eq!(
+        seq_and_text(&messages),
+        [(0, "espresso"), (2, "flat white"), (3, "cortado")],
+        "the messages of the topic, in the log's order, each once"
+    );
+    assert!(messages.iter().all(|message| message.topic == "orders"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn messages_appended_later_arrive_as_they_come() {
+    let log = MessageLog::new();
+    log.append("orders", "espresso");
+    let schema = build_schema(&log);
+    let mut stream = Box::pin(subscribe(&schema, "orders"));
+
+    let first = next_message("the message already in the log", &mut stream).await;
+    assert_eq!(first.map(|m| m.text).as_deref(), Some("espresso"));
+
+    // The subscriber waits; the pipeline appends while it does.
+    settle().await;
+    log.append("audit", "login");
+    log.append("orders", "flat white");
+    let second = next_message("a message appended after subscribing", &mut stream).await;
+    assert_eq!(
+        second.map(|m| (m.seq, m.text)),
+        Some((2, "flat white".to_owned()))
+    );
+
+    log.append("orders", "cortado");
+    log.close();
+    let third = next_message("the last message", &mut stream).await;
+    assert_eq!(third.map(|m| m.text).as_deref(), Some("cortado"));
+    let end = next_message("the end of the subscription", &mut stream).await;
+    assert!(
+        end.is_none(),
+        "the log is closed, so the subscription ends: {end:?}"
+    );
+}
