@@ -135,6 +135,16 @@ const CLAIMS: &[Claim] = &[
         targets: &[],
         what: "an ask (a message and a oneshot reply), against a message alone",
     },
+    Claim {
+        lesson: "10",
+        group: "tonic_snapshots",
+        ours: "feed",
+        theirs: "ready_made",
+        // The target is absolute (0.8 M snapshots/s on 2 cores): it
+        // is the feed's row in the table of every measurement below.
+        targets: &[],
+        what: "the snapshot feed behind tonic, against ready-made snapshots on the same server and client",
+    },
 ];
 
 /// One measured benchmark: throughput in items (or bytes) per second.

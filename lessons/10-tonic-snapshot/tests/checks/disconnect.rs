@@ -1,0 +1,73 @@
+//! A client that leaves stops the work, over a real server and client:
+//! when the client drops its stream (HTTP/2 resets it) or closes its
+//! connection, tonic drops the response stream, and the feed's worker must
+//! notice and let go of the upstream, whether it is waiting to send or
+//! waiting on a silent upstream.
+
+use lesson_support::Then;
+
+use super::back_pressure::{BOUND, CAPACITY, LEN, RECORDS};
+use super::{Devices, connect, next, records_upstream, serve, subscribe, within_real};
+
+#[tokio::test]
+async fn a_client_that_drops_its_stream_stops_the_worker() {
+    let mut sensor = records_upstream(RECORDS, LEN, Then::Eof);
+    let probe = sensor.probe();
+    let let_go = sensor.dropped();
+    let devices = Devices::default().with("sensor", sensor);
+    let served = serve(devices.feed(LEN).with_capacity(CAPACITY)).await;
+    let mut client = connect(&served).await;
+
+    let mut stream = subscribe(&mut client, "sensor")
+        .await
+        .expect("a known device");
+    for n in 0..10 {
+        let snapshot = next(&mut stream)
+            .await
+            .expect("no error")
+            .expect("a record");
+        assert_eq!(snapshot.seq, n);
+    }
+    // The connection stays open; only this stream is reset.
+    drop(stream);
+
+    within_real("the worker to let go of the upstream", let_go).await;
+    let read = probe.chunks_delivered();
+    assert!(
+        read <= 10 + BOUND,
+        "the client read 10 records and left, yet the feed read {read} of \
+         {RECORDS}: a failed `send` means nobody listens any more, so stop",
+    );
+    drop(client);
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_from_a_silent_upstream_stops_the_worker() {
+    // Two records, then the device says nothing, ever.
+    let mut sensor = records_upstream(2, 16, Then::Hang);
+    let let_go = sensor.dropped();
+    let served = serve(Devices::default().with("sensor", sensor).feed(16)).await;
+    let mut client = connect(&served).await;
+
+    let mut stream = subscribe(&mut client, "sensor")
+        .await
+        .expect("a known device");
+    for n in 0..2 {
+        let snapshot = next(&mut stream)
+            .await
+            .expect("no error")
+            .expect("a record");
+        assert_eq!(snapshot.seq, n);
+    }
+    // The client goes away: its stream, then its connection.
+    drop(stream);
+    drop(client);
+
+    within_real(
+        "the worker to let go of the upstream after the client left; a worker \
+         waiting on a silent upstream must also watch for its client leaving \
+         (`Sender::closed`)",
+        let_go,
+    )
+    .await;
+}

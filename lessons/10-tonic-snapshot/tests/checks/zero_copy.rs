@@ -1,0 +1,90 @@
+//! A snapshot is the very bytes the upstream wrote into the worker's
+//! buffer, not a copy of them, and handing one out costs no allocation.
+//! Checked on the stream `Feed::subscribe` returns (the client's copies
+//! come from the network), with paused time.
+
+use futures::StreamExt;
+use lesson_support::{ScriptedReader, Then, count_allocations, paused_runtime, within};
+
+use super::{Devices, Upstream, assert_in_order, record, subscribe_directly};
+
+#[tokio::test(start_paused = true)]
+async fn snapshots_are_the_bytes_the_upstream_wrote() {
+    // Twelve records of 8 bytes in reads of 20, 32 and 44 bytes: ten arrive
+    // whole in one read, two are cut across reads.
+    let input: Vec<u8> = (0..12).flat_map(|n| record(n, 8)).collect();
+    let chunks = [&input[..20], &input[20..52], &input[52..]];
+    let (reader, probe) = ScriptedReader::new(chunks, Then::Eof);
+    let feed = Devices::default()
+        .with("sensor", Upstream::new((reader, probe.clone())))
+        .feed(8);
+
+    let stream = subscribe_directly(&feed, "sensor")
+        .await
+        .expect("a known device");
+    let items: Vec<_> = within("the stream to end", stream.collect()).await;
+    let snapshots: Vec<_> = items
+        .into_iter()
+        .map(|item| item.expect("no error was scripted"))
+        .collect();
+    assert_eq!(snapshots.len(), 12);
+    assert_in_order(&snapshots, 8);
+
+    // A record that one read delivered whole must be found at the address
+    // that read wrote it to: a view cut off the buffer. A copy
+    // (`copy_from_slice`, `to_vec`, a read into a scratch array then
+    // appended, a second buffer) lives somewhere else.
+    let mut checked = 0;
+    for (n, snapshot) in snapshots.iter().enumerate() {
+        if let Some(written) = probe.written_at(n * 8, 8) {
+            assert_eq!(
+                snapshot.payload.as_ptr() as usize,
+                written,
+                "record {n} is not where the upstream wrote it: it was copied \
+                 instead of cut off the buffer the upstream was read into",
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 10, "ten records arrived whole in one read");
+}
+
+#[test]
+fn handing_out_a_snapshot_allocates_nothing() {
+    const RECORDS: usize = 2_000;
+    const LEN: usize = 20;
+    // 100 records a read, as a busy connection delivers them.
+    let input: Vec<u8> = (0..RECORDS).flat_map(|n| record(n, LEN)).collect();
+    let chunks: Vec<&[u8]> = input.chunks(2_000).collect();
+    let upstream = Upstream::new(ScriptedReader::new(chunks, Then::Eof));
+    let feed = Devices::default().with("sensor", upstream).feed(LEN);
+    let runtime = paused_runtime();
+
+    let (received, counted) = count_allocations(|| {
+        runtime.block_on(async {
+            let stream = subscribe_directly(&feed, "sensor")
+                .await
+                .expect("a known device");
+            let mut stream = Box::pin(stream);
+            let mut received = 0;
+            // Each snapshot is dropped as soon as it is seen: the steady state.
+            while let Some(item) = within("the next snapshot", stream.next()).await {
+                item.expect("no error was scripted");
+                received += 1;
+            }
+            received
+        })
+    });
+
+    assert_eq!(received, RECORDS);
+    // A 16 KiB buffer holds 800 records, and a new one is needed only when
+    // snapshots still share the old one: a handful of allocations per
+    // buffer, plus the request, the task and the channel. A copy per record
+    // is 2,000.
+    assert!(
+        counted.count_total < (RECORDS / 10) as u64,
+        "{} allocations for {RECORDS} records: a snapshot must be a view of \
+         the buffer (`split_to(..).freeze()`), not a new allocation",
+        counted.count_total,
+    );
+}
