@@ -264,11 +264,18 @@ fn status(ws: &Workspace) -> Result<bool> {
     for lesson in &ws.lessons {
         warn_if_checks_edited(ws, lesson);
     }
+    // Titles in one column, as wide as the longest.
+    let width = ws
+        .lessons
+        .iter()
+        .map(|l| l.title.chars().count())
+        .max()
+        .unwrap_or(0);
     for (lesson, outcome) in ws.lessons.iter().zip(&outcomes) {
         let mark = if outcome.is_done() { "[x]" } else { "[ ]" };
         let style = verdict_style(outcome);
         println!(
-            "  {style}{mark}{style:#} {}  {:<44} {style}{}{style:#}",
+            "  {style}{mark}{style:#} {}  {:<width$}  {style}{}{style:#}",
             lesson.number,
             lesson.title,
             outcome.summary()
