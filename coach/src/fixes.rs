@@ -24,8 +24,10 @@
 //! with = "..."
 //! ```
 //!
-//! Every `replace` must occur exactly once in the solution's `src/lib.rs`,
-//! so a wrong fix cannot silently stop applying when the solution changes.
+//! An edit changes the solution's `src/lib.rs`, or the file it names
+//! (`file = "src/event_loop.rs"`, relative to the solution's folder). Every
+//! `replace` must occur exactly once in its file, so a wrong fix cannot
+//! silently stop applying when the solution changes.
 //!
 //! Every check of the lesson must be shown able to fail: named in the
 //! `must-fail` of a wrong fix, or, for a promise the types keep (no
@@ -84,8 +86,15 @@ pub struct Fix {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Edit {
+    /// The file it edits, relative to the solution's folder.
+    #[serde(default = "lib_rs")]
+    pub file: String,
     pub replace: String,
     pub with: String,
+}
+
+fn lib_rs() -> String {
+    "src/lib.rs".to_owned()
 }
 
 /// The fixes in `path`; none if the file does not exist.
@@ -178,20 +187,44 @@ impl Fixes {
 }
 
 impl Fix {
-    /// `source` with this fix's edits made.
+    /// `source` (the solution's `src/lib.rs`) with this fix's edits made.
+    #[cfg(test)]
     pub fn apply(&self, source: &str) -> Result<String> {
-        let mut text = source.to_owned();
+        let mut files = self.apply_files(|_| Ok(source.to_owned()))?;
+        Ok(files
+            .pop()
+            .map(|(_, text)| text)
+            .unwrap_or_else(|| source.to_owned()))
+    }
+
+    /// The files this fix edits (relative to the solution's folder), each
+    /// with its edits made, in the order first named. `read` gives a file's
+    /// text as the solution has it.
+    pub fn apply_files(
+        &self,
+        read: impl Fn(&str) -> Result<String>,
+    ) -> Result<Vec<(String, String)>> {
+        let mut files: Vec<(String, String)> = Vec::new();
         for edit in &self.edits {
+            let at = match files.iter().position(|(file, _)| *file == edit.file) {
+                Some(at) => at,
+                None => {
+                    files.push((edit.file.clone(), read(&edit.file)?));
+                    files.len() - 1
+                }
+            };
+            let text = &mut files[at].1;
             match text.matches(edit.replace.as_str()).count() {
-                1 => text = text.replacen(&edit.replace, &edit.with, 1),
+                1 => *text = text.replacen(&edit.replace, &edit.with, 1),
                 n => bail!(
-                    "wrong fix {:?}: the solution holds {n} copies of {:?}, not exactly one",
+                    "fix {:?}: the solution's {} holds {n} copies of {:?}, not exactly one",
                     self.name,
+                    edit.file,
                     edit.replace
                 ),
             }
         }
-        Ok(text)
+        Ok(files)
     }
 
     /// The checks in `must_fail` that did not fail.

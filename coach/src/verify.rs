@@ -266,22 +266,33 @@ fn fix_problems(
             dangling.join(", ")
         ));
     }
-    let source = std::fs::read_to_string(solution.join("src/lib.rs"))?;
-    let lib = scratch.join(&lesson.dir).join("src/lib.rs");
+    let read = |file: &str| {
+        std::fs::read_to_string(solution.join(file))
+            .with_context(|| format!("{} has no {file}", solution.display()))
+    };
+    let lesson_dir = scratch.join(&lesson.dir);
     for (fix, right) in fixes
         .wrong
         .iter()
         .map(|f| (f, false))
         .chain(fixes.right.iter().map(|f| (f, true)))
     {
-        match fix.apply(&source) {
-            Ok(text) => std::fs::write(&lib, text)?,
+        let edited = match fix.apply_files(read) {
+            Ok(edited) => edited,
             Err(error) => {
                 problems.push(format!("{error:#}"));
                 continue;
             }
+        };
+        for (file, text) in &edited {
+            std::fs::write(lesson_dir.join(file), text)?;
         }
-        let outcome = checks::run(scratch, target_dir, &lesson.package)?;
+        let outcome = checks::run(scratch, target_dir, &lesson.package);
+        // Back to the solution as it is, for the next fix.
+        for (file, _) in &edited {
+            std::fs::write(lesson_dir.join(file), read(file)?)?;
+        }
+        let outcome = outcome?;
         match (right, outcome) {
             (true, Outcome::Done { .. }) => {}
             (true, other) => problems.push(format!(
@@ -331,7 +342,6 @@ fn fix_problems(
             )),
         }
     }
-    std::fs::write(&lib, &source)?;
     if problems.is_empty() {
         println!(
             "      ok: every check is shown able to fail ({} by the types alone)",

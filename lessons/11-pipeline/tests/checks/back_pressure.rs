@@ -1,0 +1,110 @@
+//! A plugin or a subscriber that does not keep up slows the pipeline down
+//! to its pace, all the way back to the sockets: the pipeline takes a
+//! bounded number of frames it cannot pass on, and loses none.
+
+use std::time::Duration;
+
+use super::{
+    Gated, STREAM_WINDOW, assert_complete_and_in_order, config, receive, send_frames, start,
+    subscribe, subscribe_with_small_window, until, within_real,
+};
+
+/// How long the checks give a wrong design to take what it must not. A
+/// right one is stopped for good; loopback moves megabytes in this time.
+const OVERRUN: Duration = Duration::from_millis(200);
+
+#[tokio::test]
+async fn a_stuck_plugin_stops_the_pipeline_reading_its_sockets() {
+    const INGEST: usize = 32;
+    const MAILBOX: usize = 16;
+    const FRAMES: u32 = 2_000;
+    let mut config = config();
+    config.ingest_capacity = INGEST;
+    config.mailbox_capacity = MAILBOX;
+    let pipeline = start(config).await;
+    let (stuck, gate, _) = Gated::new("stuck");
+    pipeline.plug(stuck).await;
+    let mut stream = subscribe(&pipeline).await;
+    // Far more than every queue on the way can hold.
+    let client = send_frames(&pipeline, 3, FRAMES, 64);
+
+    until(&pipeline, "the queues to fill", |s| {
+        s.frames_in >= (INGEST + MAILBOX) as u64
+    })
+    .await;
+    tokio::time::sleep(OVERRUN).await;
+    let held = pipeline.summary().await;
+    // The plugin's mailbox, the queue into the loop, and a frame in the
+    // hands of each task between them; a little more for another design.
+    let bound = (INGEST + MAILBOX + 8) as u64;
+    assert!(
+        held.frames_in <= bound,
+        "with its only plugin stuck, the pipeline took {} frames off the socket (at most {bound}): \
+         some queue on the way is unbounded",
+        held.frames_in
+    );
+    assert_eq!(held.published, 0, "nothing got past the stuck plugin");
+    // Nor may frames wait in tasks of their own: a task per frame is a
+    // queue with no bound, and its frames are read off the socket too.
+    let tasks = lesson_support::alive_tasks();
+    assert!(
+        tasks <= 32,
+        "{tasks} tasks alive with one client, one plugin and one subscriber: \
+         frames wait in tasks of their own, which nothing bounds"
+    );
+
+    gate.add_permits(FRAMES as usize);
+    let snapshots = receive(&mut stream, FRAMES as usize).await;
+    within_real("the client to finish", client).await.unwrap();
+    assert_complete_and_in_order(&snapshots, &[(3, FRAMES)]);
+}
+
+#[tokio::test]
+async fn a_subscriber_that_reads_nothing_for_a_while_loses_nothing() {
+    const FRAMES: u32 = 5_000;
+    let mut config = config();
+    config.subscriber_capacity = 8;
+    let pipeline = start(config).await;
+    let mut slow = subscribe_with_small_window(&pipeline).await;
+    let mut fast = subscribe_with_small_window(&pipeline).await;
+    let client = send_frames(&pipeline, 4, FRAMES, 256);
+
+    // The slow one reads nothing while the fast one reads what it can. The
+    // pipeline may publish what fits in the slow one's channel and its
+    // HTTP/2 window (about 250 frames of 256 bytes here), then it waits.
+    let first = receive(&mut fast, 100).await;
+    tokio::time::sleep(OVERRUN).await;
+    let held = pipeline.summary().await;
+    let bound = 100 + 8 + 2 * u64::from(STREAM_WINDOW) / 256;
+    assert!(
+        held.published <= 100 + bound,
+        "{} frames published while a subscriber read none: a slow subscriber must slow \
+         the pipeline (or lose frames)",
+        held.published
+    );
+    // The pipeline goes at the slow one's pace now: read both at once.
+    let (mut rest, all_slow) = tokio::join!(
+        receive(&mut fast, FRAMES as usize - 100),
+        receive(&mut slow, FRAMES as usize)
+    );
+    within_real("the client to finish", client).await.unwrap();
+
+    let mut all_fast = first;
+    all_fast.append(&mut rest);
+    assert_complete_and_in_order(&all_fast, &[(4, FRAMES)]);
+    assert_complete_and_in_order(&all_slow, &[(4, FRAMES)]);
+}
+
+#[tokio::test]
+async fn a_subscriber_that_goes_away_holds_up_no_other() {
+    let pipeline = start(config()).await;
+    let gone = subscribe(&pipeline).await;
+    let mut stays = subscribe(&pipeline).await;
+    drop(gone);
+    let client = send_frames(&pipeline, 6, 2_000, 64);
+    let snapshots = receive(&mut stays, 2_000).await;
+    within_real("the client to finish", client).await.unwrap();
+    assert_complete_and_in_order(&snapshots, &[(6, 2_000)]);
+    let summary = until(&pipeline, "all to be published", |s| s.published == 2_000).await;
+    assert_eq!(summary.frames_in, 2_000);
+}

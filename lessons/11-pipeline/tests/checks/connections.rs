@@ -1,0 +1,113 @@
+//! A connection that sends something wrong is closed, with a clear error,
+//! and only that connection: the others, and the ones that come later, are
+//! not disturbed, and the frames it sent before the bad one are not lost. A
+//! connection that sends nothing holds up nobody.
+
+use tokio::io::AsyncWriteExt;
+
+use super::{
+    assert_complete_and_in_order, closed_by_server, config, connect_ingest, frame, receive,
+    send_frames, start, subscribe, until, wire, within_real,
+};
+
+#[tokio::test]
+async fn an_oversize_frame_closes_only_its_connection_with_a_clear_error() {
+    let mut config = config();
+    config.max_frame_length = 1024;
+    let pipeline = start(config).await;
+    let mut stream = subscribe(&pipeline).await;
+
+    // Connected before the bad frame, and still sending after it.
+    let mut steady = connect_ingest(&pipeline).await;
+    steady
+        .write_all(&wire((0..50).map(|n| frame(1, n, 100))))
+        .await
+        .unwrap();
+
+    let mut bad = connect_ingest(&pipeline).await;
+    let mut bytes = wire((0..3).map(|n| frame(2, n, 100)));
+    bytes.extend_from_slice(&(1u32 << 30).to_be_bytes()); // 1 GiB announced
+    bytes.extend_from_slice(&[0; 100]);
+    bad.write_all(&bytes).await.unwrap();
+    within_real(
+        "the bad connection to be closed",
+        closed_by_server(&mut bad),
+    )
+    .await;
+
+    steady
+        .write_all(&wire((50..100).map(|n| frame(1, n, 100))))
+        .await
+        .unwrap();
+    // A connection after the bad one is accepted as usual.
+    let later = send_frames(&pipeline, 3, 20, 100);
+
+    let snapshots = receive(&mut stream, 100 + 3 + 20).await;
+    within_real("the later client to finish", later)
+        .await
+        .unwrap();
+    assert_complete_and_in_order(&snapshots, &[(1, 100), (2, 3), (3, 20)]);
+
+    let summary = until(&pipeline, "the error to be reported", |s| {
+        !s.connection_errors.is_empty()
+    })
+    .await;
+    assert_eq!(summary.connection_errors.len(), 1, "one connection failed");
+    let error = &summary.connection_errors[0];
+    assert_eq!(error.peer, bad.local_addr().unwrap(), "the bad one");
+    assert!(
+        error.error.contains("1073741824") && error.error.contains("1024"),
+        "the error says how long the frame claimed to be and what the limit is: {:?}",
+        error.error
+    );
+}
+
+#[tokio::test]
+async fn a_connection_that_ends_inside_a_frame_is_reported_and_its_frames_before_go_on() {
+    let pipeline = start(config()).await;
+    let mut stream = subscribe(&pipeline).await;
+    let mut cut = connect_ingest(&pipeline).await;
+    let mut bytes = wire((0..5).map(|n| frame(4, n, 40)));
+    bytes.extend_from_slice(&100u32.to_be_bytes());
+    bytes.extend_from_slice(&[9; 30]); // 70 bytes short
+    cut.write_all(&bytes).await.unwrap();
+    cut.shutdown().await.unwrap();
+    within_real(
+        "the cut connection to be closed",
+        closed_by_server(&mut cut),
+    )
+    .await;
+
+    let snapshots = receive(&mut stream, 5).await;
+    assert_complete_and_in_order(&snapshots, &[(4, 5)]);
+    let summary = until(&pipeline, "the error to be reported", |s| {
+        !s.connection_errors.is_empty()
+    })
+    .await;
+    assert_eq!(summary.connection_errors.len(), 1);
+    assert!(
+        summary.connection_errors[0].error.contains("70"),
+        "the error says how many bytes are missing: {:?}",
+        summary.connection_errors[0].error
+    );
+}
+
+#[tokio::test]
+async fn a_silent_connection_holds_up_no_other() {
+    let pipeline = start(config()).await;
+    let mut stream = subscribe(&pipeline).await;
+    // Connected first, and says nothing until the end of the check.
+    let mut silent = connect_ingest(&pipeline).await;
+    // Half a frame: its reader waits inside it.
+    silent.write_all(&[0, 0, 0, 16, 1, 2]).await.unwrap();
+
+    let talker = send_frames(&pipeline, 5, 200, 50);
+    let snapshots = receive(&mut stream, 200).await;
+    assert_complete_and_in_order(&snapshots, &[(5, 200)]);
+    within_real("the talker to finish", talker).await.unwrap();
+
+    // The silent one was never closed for being slow: it can still finish.
+    silent.write_all(&[0; 14]).await.unwrap();
+    let snapshots = receive(&mut stream, 1).await;
+    assert_eq!(snapshots[0].payload.len(), 16, "the frame it finished");
+}

@@ -1,0 +1,69 @@
+//! Frames from several connections at once reach a subscriber complete, and
+//! each connection's in the order it sent them; plugins see them in the
+//! same order.
+
+use super::{
+    Recorder, assert_complete_and_in_order, config, ids, receive, send_frames, start, subscribe,
+    until, within_real,
+};
+
+// On both cores, as a server runs: tasks really run side by side, and a
+// design that lets two frames of one connection race loses their order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_frames_from_four_connections_arrive_complete_and_in_order() {
+    const CLIENTS: u32 = 4;
+    const PER_CLIENT: u32 = 2_500;
+    let pipeline = start(config()).await;
+    let (audit, audited) = Recorder::new("audit");
+    let (index, indexed) = Recorder::new("index");
+    pipeline.plug(audit).await;
+    pipeline.plug(index).await;
+    let mut stream = subscribe(&pipeline).await;
+
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|client| send_frames(&pipeline, client, PER_CLIENT, 64))
+        .collect();
+    let total = (CLIENTS * PER_CLIENT) as usize;
+    let snapshots = receive(&mut stream, total).await;
+    for client in clients {
+        within_real("the clients to finish", client)
+            .await
+            .expect("a client");
+    }
+
+    let sent: Vec<_> = (0..CLIENTS).map(|client| (client, PER_CLIENT)).collect();
+    assert_complete_and_in_order(&snapshots, &sent);
+    for (name, seen) in [("audit", &audited), ("index", &indexed)] {
+        let ids = ids(seen);
+        assert_eq!(ids.len(), total, "{name} saw every frame once");
+        assert!(
+            ids.windows(2).all(|pair| pair[0] < pair[1]),
+            "{name} saw the frames in the order they were taken"
+        );
+    }
+    let summary = until(&pipeline, "the summary to count every frame", |s| {
+        s.published == total as u64
+    })
+    .await;
+    assert_eq!(summary.frames_in, total as u64);
+    assert_eq!(summary.bytes_in, total as u64 * 64);
+    assert_eq!(summary.connections, u64::from(CLIENTS));
+    assert!(
+        summary.dead_letters.is_empty(),
+        "{:?}",
+        summary.dead_letters
+    );
+    assert!(summary.connection_errors.is_empty());
+}
+
+#[tokio::test]
+async fn with_no_plugin_plugged_frames_go_straight_to_the_subscribers() {
+    let pipeline = start(config()).await;
+    let mut stream = subscribe(&pipeline).await;
+    let client = send_frames(&pipeline, 7, 100, 32);
+    let snapshots = receive(&mut stream, 100).await;
+    within_real("the client to finish", client)
+        .await
+        .expect("a client");
+    assert_complete_and_in_order(&snapshots, &[(7, 100)]);
+}

@@ -1,0 +1,232 @@
+//! Plugins get owned messages that share the frame's bytes; a failing or
+//! panicking handler is retried; a message a plugin cannot take is
+//! dead-lettered and still goes on; a plugin unplugged mid-run loses
+//! nothing.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use futures::future::BoxFuture;
+use lesson::{HandlerError, Message, Plugin, Reason};
+
+use super::{
+    Gated, Recorder, assert_complete_and_in_order, config, ids, receive, send_frames, start,
+    subscribe, until, within_real,
+};
+
+#[tokio::test]
+async fn every_plugin_gets_a_view_of_the_same_bytes_not_a_copy() {
+    let pipeline = start(config()).await;
+    let (one, seen_one) = Recorder::new("one");
+    let (two, seen_two) = Recorder::new("two");
+    pipeline.plug(one).await;
+    pipeline.plug(two).await;
+    let mut stream = subscribe(&pipeline).await;
+    let client = send_frames(&pipeline, 0, 300, 256);
+    receive(&mut stream, 300).await;
+    within_real("the client to finish", client).await.unwrap();
+
+    let one = seen_one.lock().unwrap();
+    let two = seen_two.lock().unwrap();
+    assert_eq!((one.len(), two.len()), (300, 300));
+    for (a, b) in one.iter().zip(two.iter()) {
+        assert_eq!(a.id, b.id);
+        assert_eq!(a.payload, b.payload);
+        assert_eq!(
+            a.payload.as_ptr(),
+            b.payload.as_ptr(),
+            "message {}: two plugins got two copies of one frame; share it (a `Bytes` clone is a reference count)",
+            a.id
+        );
+    }
+}
+
+/// Fails the first try of every message whose client number is odd...
+struct Flaky {
+    tries: Mutex<HashMap<u64, u32>>,
+    acked: Arc<Mutex<Vec<u64>>>,
+    panics: bool,
+}
+
+impl Plugin for Flaky {
+    fn name(&self) -> &str {
+        "flaky"
+    }
+
+    fn handle(&self, message: Message) -> BoxFuture<'_, Result<(), HandlerError>> {
+        Box::pin(async move {
+            let try_no = {
+                let mut tries = self.tries.lock().unwrap();
+                let count = tries.entry(message.id).or_default();
+                *count += 1;
+                *count
+            };
+            // ...every fifth message: its first try fails.
+            if message.id.is_multiple_of(5) && try_no == 1 {
+                tokio::task::yield_now().await;
+                if self.panics {
+                    panic!("plugin bug on message {}", message.id);
+                }
+                return Err(HandlerError(format!("busy on {}", message.id)));
+            }
+            self.acked.lock().unwrap().push(message.id);
+            Ok(())
+        })
+    }
+}
+
+async fn retried(panics: bool) {
+    let pipeline = start(config()).await;
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let flaky = Flaky {
+        tries: Mutex::default(),
+        acked: Arc::clone(&acked),
+        panics,
+    };
+    pipeline.plug(flaky).await;
+    let mut stream = subscribe(&pipeline).await;
+    let client = send_frames(&pipeline, 1, 200, 16);
+    let snapshots = receive(&mut stream, 200).await;
+    within_real("the client to finish", client).await.unwrap();
+    assert_complete_and_in_order(&snapshots, &[(1, 200)]);
+
+    let acked = acked.lock().unwrap().clone();
+    assert_eq!(
+        acked,
+        (0..200).collect::<Vec<u64>>(),
+        "the plugin acknowledged every message, each once, in order: a failed try is tried again"
+    );
+    let summary = pipeline.summary().await;
+    assert_eq!(summary.retries, 40, "one retry for every fifth message");
+    assert!(
+        summary.dead_letters.is_empty(),
+        "{:?}",
+        summary.dead_letters
+    );
+}
+
+#[tokio::test]
+async fn a_failed_try_is_retried_and_nothing_is_lost() {
+    retried(false).await;
+}
+
+#[tokio::test]
+async fn a_panicking_handler_is_a_failed_try_not_a_dead_pipeline() {
+    retried(true).await;
+}
+
+/// Refuses every message from client 9.
+struct Picky;
+
+impl Plugin for Picky {
+    fn name(&self) -> &str {
+        "picky"
+    }
+
+    fn handle(&self, message: Message) -> BoxFuture<'_, Result<(), HandlerError>> {
+        Box::pin(async move {
+            if message.payload[..4] == 9u32.to_be_bytes() {
+                Err(HandlerError("not from 9".into()))
+            } else {
+                Ok(())
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_message_out_of_tries_is_dead_lettered_and_still_published() {
+    let pipeline = start(config()).await;
+    pipeline.plug(Picky).await;
+    let mut stream = subscribe(&pipeline).await;
+    let good = send_frames(&pipeline, 8, 30, 20);
+    let bad = send_frames(&pipeline, 9, 10, 20);
+    let snapshots = receive(&mut stream, 40).await;
+    for client in [good, bad] {
+        within_real("the clients to finish", client).await.unwrap();
+    }
+    assert_complete_and_in_order(&snapshots, &[(8, 30), (9, 10)]);
+
+    let summary = pipeline.summary().await;
+    assert_eq!(summary.dead_letters.len(), 10, "{:?}", summary.dead_letters);
+    for letter in &summary.dead_letters {
+        assert_eq!(letter.plugin, "picky");
+        assert_eq!(
+            letter.payload[..4],
+            9u32.to_be_bytes(),
+            "the message itself"
+        );
+        assert_eq!(
+            letter.reason,
+            Reason::OutOfTries {
+                tries: 3,
+                last_error: HandlerError("not from 9".into())
+            }
+        );
+    }
+    assert_eq!(summary.retries, 20, "two retries each");
+}
+
+#[tokio::test]
+async fn a_plugin_unplugged_mid_run_loses_nothing() {
+    const FRAMES: u32 = 400;
+    let mut config = config();
+    config.mailbox_capacity = 8;
+    let pipeline = start(config).await;
+    let (stuck, gate, handled) = Gated::new("stuck");
+    let (audit, audited) = Recorder::new("audit");
+    pipeline.plug(stuck).await;
+    pipeline.plug(audit).await;
+    let mut stream = subscribe(&pipeline).await;
+    let client = send_frames(&pipeline, 2, FRAMES, 24);
+
+    // Let ten through, then wait until the stuck plugin holds up the rest.
+    gate.add_permits(10);
+    let before = until(&pipeline, "the stuck plugin to fill its mailbox", |s| {
+        s.frames_in >= 20
+    })
+    .await;
+    assert!(before.published <= 10, "nothing past the stuck plugin");
+    assert_eq!(pipeline.unplug("stuck").await, 1);
+    assert_eq!(pipeline.unplug("stuck").await, 0, "gone already");
+
+    // Everything goes on, without it.
+    let snapshots = receive(&mut stream, FRAMES as usize).await;
+    within_real("the client to finish", client).await.unwrap();
+    assert_complete_and_in_order(&snapshots, &[(2, FRAMES)]);
+    assert_eq!(ids(&audited).len(), FRAMES as usize, "audit saw everything");
+
+    // What the stuck plugin was handed, it handled or it is a dead letter:
+    // together, the first messages, with no gap.
+    let summary = pipeline.summary().await;
+    let handled: HashSet<u64> = ids(&handled).into_iter().collect();
+    let dead: HashSet<u64> = summary
+        .dead_letters
+        .iter()
+        .inspect(|letter| {
+            assert_eq!(letter.plugin, "stuck");
+            assert_eq!(letter.reason, Reason::Unplugged);
+        })
+        .map(|letter| letter.id)
+        .collect();
+    assert!(handled.len() >= 10, "it handled the ten it was let through");
+    assert!(!dead.is_empty(), "it owed messages when it was unplugged");
+    let owed: HashSet<u64> = handled.union(&dead).copied().collect();
+    let first_not_owed = (0..).find(|id| !owed.contains(id)).unwrap();
+    assert_eq!(
+        owed.len() as u64,
+        first_not_owed,
+        "a message the stuck plugin was handed was neither handled nor dead-lettered: lost"
+    );
+    // A dead letter carries the message itself.
+    let published: HashMap<u64, _> = snapshots.iter().map(|s| (s.seq, &s.payload)).collect();
+    for letter in &summary.dead_letters {
+        assert_eq!(
+            Some(&&letter.payload),
+            published.get(&letter.id),
+            "dead letter {} carries the message published as seq {}",
+            letter.id,
+            letter.id
+        );
+    }
+}
