@@ -11,7 +11,7 @@ use super::{
 
 /// How long the checks give a wrong design to take what it must not. A
 /// right one is stopped for good; loopback moves megabytes in this time.
-const OVERRUN: Duration = Duration::from_millis(200);
+const OVERRUN: Duration = Duration::from_millis(100);
 
 #[tokio::test]
 async fn a_stuck_plugin_stops_the_pipeline_reading_its_sockets() {
