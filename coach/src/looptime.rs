@@ -43,10 +43,17 @@ pub fn run(root: &Path, target_dir: &Path, lessons: &[&Lesson]) -> Result<bool> 
         let starter = std::fs::read(&lib)?;
         let broken = median(&scratch, &loop_target, lesson, &lib, &starter, false)?;
 
-        let solution = std::fs::read(root.join(lesson.solution_dir()).join("src/lib.rs"))
+        // The whole solution's src/ (lesson 11's is five files), as verify
+        // puts it in the starter's place; then each save rewrites lib.rs.
+        let src = scratch.join(&lesson.dir).join("src");
+        let starter_src = scratch.join("starter-src");
+        workspace::replace_dir(&src, &starter_src)?;
+        let solution_src = root.join(lesson.solution_dir()).join("src");
+        workspace::replace_dir(&solution_src, &src)
             .with_context(|| format!("{} has no solution", lesson.folder()))?;
+        let solution = std::fs::read(&lib)?;
         let solved = median(&scratch, &loop_target, lesson, &lib, &solution, true)?;
-        std::fs::write(&lib, &starter)?;
+        workspace::replace_dir(&starter_src, &src)?;
 
         fast &= solved <= Duration::from_millis(700);
         println!(

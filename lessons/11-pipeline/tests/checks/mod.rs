@@ -40,7 +40,7 @@ use tonic::{Response, Streaming};
 /// How long a check waits for one step, in real time, before calling it a
 /// hang. Everything here takes milliseconds (a few hundred at most, in a
 /// debug build on two cores).
-pub const REAL_PATIENCE: Duration = Duration::from_secs(5);
+pub const REAL_PATIENCE: Duration = Duration::from_secs(3);
 
 /// Awaits `future`, or panics with `what` after [`REAL_PATIENCE`] of real
 /// time. No check may hang.
