@@ -3,8 +3,10 @@
 //! (a compile error, or failing checks) and once solved. For maintainers:
 //! it keeps the loop fast as the course grows.
 //!
-//! It works on a scratch copy of the committed lessons, with a target
-//! directory of its own, so a learner's files and builds are never touched.
+//! It works on a scratch copy of the committed lessons (with
+//! `--working-tree`, of the lessons on disk: a change can be timed before
+//! it is committed), with a target directory of its own, so a learner's
+//! files and builds are never touched.
 //! Each lesson is built once to warm the cache; then each "save" rewrites
 //! `src/lib.rs` with the same bytes (a new modification time, so cargo
 //! rebuilds exactly what an editor's save makes it rebuild), and the time
@@ -17,11 +19,12 @@ use anyhow::{Context as _, Result, bail};
 
 use crate::checks::{self, Outcome};
 use crate::lessons::Lesson;
+use crate::verify::Source;
 use crate::workspace;
 
 const RUNS: usize = 5;
 
-pub fn run(root: &Path, target_dir: &Path, lessons: &[&Lesson]) -> Result<bool> {
+pub fn run(root: &Path, target_dir: &Path, lessons: &[&Lesson], source: Source) -> Result<bool> {
     let scratch = target_dir.join("coach").join("loop");
     let loop_target = target_dir.join("coach").join("loop-target");
     if scratch.exists() {
@@ -29,8 +32,17 @@ pub fn run(root: &Path, target_dir: &Path, lessons: &[&Lesson]) -> Result<bool> 
     }
     std::fs::create_dir_all(scratch.join("lessons"))?;
     workspace::write_scratch_workspace(root, &scratch)?;
-    let dirs: Vec<&Path> = lessons.iter().map(|lesson| lesson.dir.as_path()).collect();
-    workspace::export_from_head(root, &dirs, &scratch)?;
+    match source {
+        Source::Head => {
+            let dirs: Vec<&Path> = lessons.iter().map(|lesson| lesson.dir.as_path()).collect();
+            workspace::export_from_head(root, &dirs, &scratch)?;
+        }
+        Source::WorkingTree => {
+            for lesson in lessons {
+                workspace::replace_dir(&root.join(&lesson.dir), &scratch.join(&lesson.dir))?;
+            }
+        }
+    }
 
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("save -> verdict, warm, median of {RUNS} runs, on {cores} cores");

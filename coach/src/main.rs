@@ -97,7 +97,13 @@ enum Command {
     },
     /// For maintainers: the time from a save to the verdict, for every
     /// lesson (or these), starter and solved; median of 5 warm runs.
-    LoopTime { lessons: Vec<String> },
+    LoopTime {
+        /// Time the lessons on disk instead of the committed ones.
+        #[arg(long)]
+        working_tree: bool,
+        /// Only these lessons (default: all).
+        lessons: Vec<String>,
+    },
     /// For maintainers: each starter fails with its documented errors and
     /// each solution passes its lesson's checks.
     Verify {
@@ -200,7 +206,10 @@ fn run(ws: &Workspace, command: Command) -> Result<bool> {
             (Some(name), false) => reset(ws, ws.lesson(&name)?),
         },
         Command::Explain { error } => explain::explain(&ws.root, &ws.lessons, &error.join(" ")),
-        Command::LoopTime { lessons } => {
+        Command::LoopTime {
+            working_tree,
+            lessons,
+        } => {
             let chosen: Vec<&Lesson> = if lessons.is_empty() {
                 ws.lessons.iter().collect()
             } else {
@@ -209,7 +218,12 @@ fn run(ws: &Workspace, command: Command) -> Result<bool> {
                     .map(|name| ws.lesson(name))
                     .collect::<Result<_>>()?
             };
-            looptime::run(&ws.root, &ws.target_dir, &chosen)
+            let source = if working_tree {
+                verify::Source::WorkingTree
+            } else {
+                verify::Source::Head
+            };
+            looptime::run(&ws.root, &ws.target_dir, &chosen, source)
         }
         Command::Verify {
             working_tree,

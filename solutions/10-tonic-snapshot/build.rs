@@ -20,4 +20,8 @@ fn main() {
         .method(subscribe)
         .build();
     tonic_build::manual::Builder::new().compile(&[feed]);
+    // The service depends on this file alone. Without this line cargo runs
+    // the script again whenever any file of the package changes: on every
+    // save of src/lib.rs.
+    println!("cargo::rerun-if-changed=build.rs");
 }

@@ -39,6 +39,18 @@ pub async fn settle() {
     }
 }
 
+/// Panics on purpose, as a check's plugin or worker does to see how the
+/// code under test copes with a panic. The panic unwinds like any other
+/// (`catch_unwind` and tokio's `JoinError` see it, with `message` as its
+/// payload), but without the panic hook: no backtrace is printed, which with
+/// `RUST_BACKTRACE` set would cost a tenth of a second of symbolising in
+/// every check binary. `message` goes to the check's output instead, shown
+/// if the check fails.
+pub fn panic_on_purpose(message: String) -> ! {
+    eprintln!("{message}");
+    std::panic::resume_unwind(Box::new(message))
+}
+
 /// Tasks that have been spawned on the current runtime and not yet finished.
 pub fn alive_tasks() -> usize {
     tokio::runtime::Handle::current()

@@ -12,7 +12,7 @@
 //! errors; the chapter is `book/src/06-plugin-actors.md`, and `cargo run --
 //! hint 06` at the root gives one hint at a time. When it compiles, the
 //! checks in `tests/` say what a good host must promise: every plugin gets
-//! every message dispatched while it is plugged in, once, in order (100,000
+//! every message dispatched while it is plugged in, once, in order (10,000
 //! of them, with plugins unplugged and plugged in on the way); a slow
 //! plugin makes the dispatcher wait once its mailbox is full; a panicking
 //! plugin is restarted, up to a limit; `unplug` drains; `ask` answers once

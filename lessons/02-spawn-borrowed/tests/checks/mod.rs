@@ -95,7 +95,9 @@ impl Plugin for Recorder {
             match self.outcome {
                 Outcome::Succeed => Ok(()),
                 Outcome::Fail => Err(HandlerError(format!("{} refuses", self.name))),
-                Outcome::Panic => panic!("{} panics on purpose", self.name),
+                Outcome::Panic => {
+                    lesson_support::panic_on_purpose(format!("{} panics on purpose", self.name))
+                }
             }
         })
     }

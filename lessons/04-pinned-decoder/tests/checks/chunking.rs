@@ -9,7 +9,7 @@ use super::{encode, frames};
 
 /// Payloads of the given lengths, each byte telling its frame and place, so
 /// that a mixed-up or shifted frame cannot look right (cheaper to generate
-/// than random bytes, which keeps thousands of cases fast).
+/// than random bytes, which keeps a thousand cases fast).
 fn payloads(lengths: &[usize]) -> Vec<Vec<u8>> {
     lengths
         .iter()
@@ -34,7 +34,10 @@ fn cut(wire: &[u8], sizes: &[usize]) -> Vec<Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 4_096, failure_persistence: None, ..ProptestConfig::default() })]
+    // 1,024 cases each: the wrong fixes that fixes.toml names for them still
+    // fail (`cargo run -- verify`), and the learner's save -> verdict loop
+    // stays short (4,096 took 0.15 to 0.25 s of a debug build).
+    #![proptest_config(ProptestConfig { cases: 1_024, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn frames_are_the_same_however_the_input_is_cut(
@@ -43,7 +46,7 @@ proptest! {
         one_byte_reads in any::<bool>(),
     ) {
         // One-byte reads of short frames: every cut, at a cost a debug build
-        // can pay thousands of times.
+        // can pay a thousand times.
         let lengths: Vec<usize> = match one_byte_reads {
             true => lengths.iter().map(|len| len % 24).collect(),
             false => lengths,

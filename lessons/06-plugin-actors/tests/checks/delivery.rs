@@ -5,10 +5,12 @@ use lesson_support::within;
 
 use super::{Behaviour, Probe, host, message};
 
-const MESSAGES: u64 = 100_000;
+/// Many times the mailboxes' 32, so that every mailbox fills up and drains
+/// again and again.
+const MESSAGES: u64 = 10_000;
 /// When the second plugin is unplugged, and when a fifth one is plugged in.
-const UNPLUG_AT: u64 = 40_000;
-const PLUG_AT: u64 = 60_000;
+const UNPLUG_AT: u64 = 4_000;
+const PLUG_AT: u64 = 6_000;
 
 #[tokio::test(start_paused = true)]
 async fn every_plugin_present_gets_each_message_once_in_order() {

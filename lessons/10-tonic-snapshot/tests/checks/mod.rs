@@ -159,9 +159,12 @@ async fn serve<F: Feed>(feed: F) -> Served {
         .expect("a free port on 127.0.0.1");
     let addr = listener.local_addr().expect("the listener's address");
     let (shutdown, signal) = oneshot::channel::<()>();
+    // `serve_with_incoming` ignores the builder's `tcp_nodelay`: without it
+    // on the accepted sockets, a small response waits for the client's
+    // delayed ACK (40 ms of real time, every time).
     tokio::spawn(Server::builder().serve_with_incoming_shutdown(
         FeedServer::new(feed),
-        TcpIncoming::from(listener),
+        TcpIncoming::from(listener).with_nodelay(Some(true)),
         async {
             let _ = signal.await;
         },
