@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use serde::Deserialize;
 
+use crate::workspace;
+
 /// One lesson of the course.
 #[derive(Clone, Debug)]
 pub struct Lesson {
@@ -28,6 +30,10 @@ pub struct Lesson {
     /// For a starter that compiles (a behavioural lesson): the checks it must
     /// fail, as the end of their names, like a wrong fix's `must-fail`.
     pub fails_checks: Vec<String>,
+    /// [`workspace::starter_fingerprint`] of the committed starter: a
+    /// lesson whose files still have it is not started, and fails as
+    /// `fails_with` / `fails_checks` say, without a build.
+    pub starter_fingerprint: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -39,6 +45,8 @@ struct LessonMetadata {
     fails_with: Vec<String>,
     #[serde(default)]
     fails_checks: Vec<String>,
+    #[serde(default)]
+    starter_fingerprint: Option<String>,
 }
 
 impl Lesson {
@@ -63,6 +71,15 @@ impl Lesson {
         let chapter = self.chapter_path();
         let stem = chapter.file_stem().unwrap_or_default().to_string_lossy();
         chapter.with_file_name(format!("{stem}-solution.md"))
+    }
+
+    /// Whether the lesson's `src/` and `tests/` are still the committed
+    /// starter, by its recorded fingerprint (no git, no build needed).
+    pub fn is_untouched(&self, root: &Path) -> bool {
+        let Some(recorded) = &self.starter_fingerprint else {
+            return false;
+        };
+        workspace::starter_fingerprint(&root.join(&self.dir)).is_ok_and(|now| &now == recorded)
     }
 
     /// The hints, in order, from the lesson's `HINTS.md`.
@@ -116,6 +133,7 @@ pub fn discover(root: &Path) -> Result<Vec<Lesson>> {
             chapter: meta.chapter,
             fails_with: meta.fails_with,
             fails_checks: meta.fails_checks,
+            starter_fingerprint: meta.starter_fingerprint,
         });
     }
     lessons.sort_by(|a, b| a.number.cmp(&b.number));
@@ -196,6 +214,7 @@ mod tests {
             chapter: "c.md".into(),
             fails_with: vec![],
             fails_checks: vec![],
+            starter_fingerprint: None,
         }
     }
 

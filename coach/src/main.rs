@@ -95,6 +95,14 @@ enum Command {
         #[arg(long, requires = "all")]
         yes: bool,
     },
+    /// For maintainers: each starter's fingerprint (its src/ and tests/ on
+    /// disk) against the one its manifest records; `--write` records them.
+    /// A lesson with its recorded fingerprint is "not started" without a build.
+    Fingerprint {
+        /// Write the fingerprints into the lessons' Cargo.toml.
+        #[arg(long)]
+        write: bool,
+    },
     /// For maintainers: the time from a save to the verdict, for every
     /// lesson (or these), starter and solved; median of 5 warm runs.
     LoopTime {
@@ -206,6 +214,7 @@ fn run(ws: &Workspace, command: Command) -> Result<bool> {
             (Some(name), false) => reset(ws, ws.lesson(&name)?),
         },
         Command::Explain { error } => explain::explain(&ws.root, &ws.lessons, &error.join(" ")),
+        Command::Fingerprint { write } => fingerprint(ws, write),
         Command::LoopTime {
             working_tree,
             lessons,
@@ -259,18 +268,49 @@ fn run(ws: &Workspace, command: Command) -> Result<bool> {
 /// The progress table, then the next lesson in detail.
 fn status(ws: &Workspace) -> Result<bool> {
     let mut progress = Progress::open(&ws.root, &ws.target_dir);
-    let mut outcomes = Vec::new();
     let live = std::io::stderr().is_terminal();
+    // A lesson whose files are still the committed starter is not started:
+    // how it fails is in its manifest, so it needs no build. Only lessons
+    // the learner changed are built and checked (most come from the cache),
+    // and then the next lesson, to show its first error. A first `cargo
+    // run` on a fresh clone builds the coach and lesson 01, nothing else.
+    let mut outcomes: Vec<Option<Outcome>> = Vec::new();
     for lesson in &ws.lessons {
-        if live {
-            eprint!("checking lesson {}...\r", lesson.number);
+        if lesson.is_untouched(&ws.root) {
+            outcomes.push(None);
+            continue;
         }
-        outcomes.push(progress.outcome(lesson, true)?);
+        if live {
+            eprint!(
+                "\r\x1b[2Kchecking lesson {} (you changed it)...",
+                lesson.number
+            );
+        }
+        outcomes.push(Some(progress.outcome(lesson, true)?));
+    }
+    let next = outcomes
+        .iter()
+        .position(|outcome| !outcome.as_ref().is_some_and(Outcome::is_done));
+    if let Some(index) = next
+        && outcomes[index].is_none()
+    {
+        let lesson = &ws.lessons[index];
+        if live {
+            eprintln!(
+                "\r\x1b[2Klesson {} is next: building it to show its first error \
+                 (the first time, with its dependencies: about a minute)",
+                lesson.number
+            );
+        }
+        outcomes[index] = Some(progress.outcome(lesson, true)?);
     }
     if live {
-        eprint!("{:30}\r", "");
+        eprint!("\r\x1b[2K");
     }
-    let done = outcomes.iter().filter(|o| o.is_done()).count();
+    let done = outcomes
+        .iter()
+        .filter(|o| o.as_ref().is_some_and(Outcome::is_done))
+        .count();
     println!(
         "async-patterns: {done} of {} lessons done\n",
         ws.lessons.len()
@@ -286,24 +326,24 @@ fn status(ws: &Workspace) -> Result<bool> {
         .max()
         .unwrap_or(0);
     for (lesson, outcome) in ws.lessons.iter().zip(&outcomes) {
-        let mark = if outcome.is_done() { "[x]" } else { "[ ]" };
-        let style = verdict_style(outcome);
+        let (mark, style, summary) = match outcome {
+            Some(outcome) => (
+                if outcome.is_done() { "[x]" } else { "[ ]" },
+                verdict_style(outcome),
+                outcome.summary(),
+            ),
+            None => ("[ ]", Style::new(), not_started(lesson)),
+        };
         println!(
-            "  {style}{mark}{style:#} {}  {:<width$}  {style}{}{style:#}",
-            lesson.number,
-            lesson.title,
-            outcome.summary()
+            "  {style}{mark}{style:#} {}  {:<width$}  {style}{summary}{style:#}",
+            lesson.number, lesson.title,
         );
     }
     println!();
-    let next = ws
-        .lessons
-        .iter()
-        .zip(&outcomes)
-        .find(|(_, outcome)| !outcome.is_done());
-    match next {
+    match next.map(|index| (&ws.lessons[index], &outcomes[index])) {
         None => println!("Every lesson is done. The book has more to read: book/src/SUMMARY.md"),
         Some((lesson, outcome)) => {
+            let outcome = outcome.as_ref().expect("the next lesson was checked");
             println!("Next: {lesson}\n");
             println!("  edit   {}/src/lib.rs", lesson.folder());
             println!(
@@ -324,6 +364,55 @@ fn status(ws: &Workspace) -> Result<bool> {
         }
     }
     Ok(true)
+}
+
+/// `fingerprint [--write]`: the starters' fingerprints, recorded or not.
+fn fingerprint(ws: &Workspace, write: bool) -> Result<bool> {
+    let mut all_recorded = true;
+    for lesson in &ws.lessons {
+        let actual = workspace::starter_fingerprint(&ws.root.join(&lesson.dir))?;
+        let recorded = lesson.starter_fingerprint.as_deref() == Some(actual.as_str());
+        let manifest = ws.root.join(&lesson.dir).join("Cargo.toml");
+        if !recorded && write {
+            let text = std::fs::read_to_string(&manifest)
+                .with_context(|| format!("cannot read {}", manifest.display()))?;
+            let mut document: toml_edit::DocumentMut = text
+                .parse()
+                .with_context(|| format!("{} is not valid TOML", manifest.display()))?;
+            document["package"]["metadata"]["lesson"]["starter-fingerprint"] =
+                toml_edit::value(actual.as_str());
+            std::fs::write(&manifest, document.to_string())
+                .with_context(|| format!("cannot write {}", manifest.display()))?;
+            println!("  {} {actual}  written", lesson.number);
+        } else {
+            let state = if recorded { "recorded" } else { "NOT recorded" };
+            println!("  {} {actual}  {state}", lesson.number);
+            all_recorded &= recorded;
+        }
+    }
+    if !all_recorded {
+        println!(
+            "\nA starter whose fingerprint is not recorded is built by every `cargo run` \
+             to tell whether it is started. If its change is meant: `cargo run -- fingerprint --write`."
+        );
+    }
+    Ok(all_recorded || write)
+}
+
+/// The status line of a lesson still as committed, from its manifest.
+fn not_started(lesson: &Lesson) -> String {
+    if !lesson.fails_with.is_empty() {
+        format!(
+            "not started (does not compile: {})",
+            lesson.fails_with.join(", ")
+        )
+    } else if !lesson.fails_checks.is_empty() {
+        let n = lesson.fails_checks.len();
+        let checks = if n == 1 { "check fails" } else { "checks fail" };
+        format!("not started (compiles; {n} {checks})")
+    } else {
+        "not started".to_owned()
+    }
 }
 
 /// The colour of an outcome: done, failing checks, or not compiling.
@@ -419,7 +508,8 @@ fn watch(ws: &Workspace, start: Option<&str>) -> Result<bool> {
 
 fn first_not_done(ws: &Workspace, progress: &mut Progress) -> Result<Option<Lesson>> {
     for lesson in &ws.lessons {
-        if !progress.outcome(lesson, true)?.is_done() {
+        // An untouched starter is not done, and needs no build to say so.
+        if lesson.is_untouched(&ws.root) || !progress.outcome(lesson, true)?.is_done() {
             return Ok(Some(lesson.clone()));
         }
     }

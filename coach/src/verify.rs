@@ -108,6 +108,10 @@ fn verify_lesson(
 
     problems.extend(chapter_problems(root, lesson)?);
 
+    // 0. The starter's recorded fingerprint is the starter's: the coach
+    // trusts it to call a lesson "not started" without building it.
+    problems.extend(fingerprint_problem(scratch, lesson)?);
+
     // 1. The pristine starter fails exactly as documented.
     match starter_verdict(lesson, &checks::run(scratch, target_dir, &lesson.package)?) {
         Ok(fails) => println!("      ok: the starter fails {fails}"),
@@ -155,6 +159,31 @@ fn verify_lesson(
         )),
     }
     Ok(problems)
+}
+
+/// A problem when the manifest's `starter-fingerprint` is missing or is not
+/// that of the starter in `scratch`.
+fn fingerprint_problem(scratch: &Path, lesson: &Lesson) -> Result<Option<String>> {
+    let actual = workspace::starter_fingerprint(&scratch.join(&lesson.dir))?;
+    let fix = format!(
+        "if the starter's change is meant, put `starter-fingerprint = \"{actual}\"` in \
+         [package.metadata.lesson] of {}/Cargo.toml",
+        lesson.folder()
+    );
+    Ok(match &lesson.starter_fingerprint {
+        Some(recorded) if *recorded == actual => {
+            println!("      ok: the starter's fingerprint is recorded");
+            None
+        }
+        Some(recorded) => Some(format!(
+            "the starter's src/ and tests/ changed since their fingerprint {recorded} \
+             was recorded, so `cargo run` would show it as changed: {fix}"
+        )),
+        None => Some(format!(
+            "the lesson records no starter fingerprint, so `cargo run` must build it \
+             to know it is not started: {fix}"
+        )),
+    })
 }
 
 /// How the pristine starter fails, if that is what its manifest documents:
@@ -540,6 +569,7 @@ mod tests {
             chapter: "c.md".into(),
             fails_with: fails_with.iter().map(|s| s.to_string()).collect(),
             fails_checks: fails_checks.iter().map(|s| s.to_string()).collect(),
+            starter_fingerprint: None,
         }
     }
 

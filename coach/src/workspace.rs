@@ -101,6 +101,62 @@ pub fn content_hash(root: &Path, paths: &[&Path]) -> Result<String> {
     Ok(format!("{:016x}", hasher.finish()))
 }
 
+/// The fingerprint of a lesson's starter: its `src/` and `tests/`, names
+/// and contents, as a lesson's manifest records it (`starter-fingerprint`).
+/// Unlike [`content_hash`] it is committed, so it must be the same on every
+/// machine and every Rust release: FNV-1a (64 bits) over `/`-separated
+/// paths and contents, with CRLF line ends read as LF (a Windows checkout
+/// with `core.autocrlf` is the same starter).
+pub fn starter_fingerprint(lesson_dir: &Path) -> Result<String> {
+    let mut hash = FNV_OFFSET;
+    let mut feed = |bytes: &[u8]| hash = fnv1a(hash, bytes);
+    for part in ["src", "tests"] {
+        let dir = lesson_dir.join(part);
+        if !dir.is_dir() {
+            continue;
+        }
+        for file in files_below(&dir)? {
+            let relative = file.strip_prefix(lesson_dir).unwrap_or(&file);
+            let name: Vec<String> = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let text = normalise_line_ends(&bytes);
+            feed(name.join("/").as_bytes());
+            feed(&[0]);
+            feed(&(text.len() as u64).to_le_bytes());
+            feed(&text);
+        }
+    }
+    Ok(format!("{hash:016x}"))
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a, 64 bits: `hash` carried on over `bytes`.
+fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(PRIME);
+    }
+    hash
+}
+
+/// `bytes` with every CRLF turned into LF.
+fn normalise_line_ends(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    for (i, byte) in bytes.iter().enumerate() {
+        if *byte == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+            continue;
+        }
+        out.push(*byte);
+    }
+    out
+}
+
 /// Copies the folder `from` to `to`, replacing what `to` held.
 pub fn replace_dir(from: &Path, to: &Path) -> Result<()> {
     if to.exists() {
@@ -166,6 +222,41 @@ pub fn write_scratch_workspace(root: &Path, scratch: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fnv1a_is_the_published_function() {
+        // Test vectors of the FNV reference (64-bit FNV-1a).
+        assert_eq!(fnv1a(FNV_OFFSET, b""), 0xcbf29ce484222325);
+        assert_eq!(fnv1a(FNV_OFFSET, b"a"), 0xaf63dc4c8601ec8c);
+        assert_eq!(fnv1a(FNV_OFFSET, b"foobar"), 0x85944171f73967e8);
+    }
+
+    #[test]
+    fn a_starter_fingerprint_is_fixed_by_its_files_and_blind_to_crlf() {
+        let dir = std::env::temp_dir().join(format!("coach-print-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::create_dir_all(dir.join("tests/checks")).unwrap();
+        std::fs::write(dir.join("src/lib.rs"), "fn a() {}\n").unwrap();
+        std::fs::write(dir.join("tests/checks/mod.rs"), "mod b;\n").unwrap();
+        std::fs::write(dir.join("HINTS.md"), "1. hint\n").unwrap();
+        let first = starter_fingerprint(&dir).unwrap();
+        // A constant: the value is committed in lessons' manifests, so it
+        // must not depend on the machine or the Rust release.
+        assert_eq!(first, "bd652218d5708f0d");
+        // Files outside src/ and tests/ are not the starter.
+        std::fs::write(dir.join("HINTS.md"), "1. other\n").unwrap();
+        assert_eq!(starter_fingerprint(&dir).unwrap(), first);
+        // The same text with CRLF line ends is the same starter.
+        std::fs::write(dir.join("src/lib.rs"), "fn a() {}\r\n").unwrap();
+        assert_eq!(starter_fingerprint(&dir).unwrap(), first);
+        // Any edit, of a check too, is not.
+        std::fs::write(dir.join("src/lib.rs"), "fn a() { }\n").unwrap();
+        assert_ne!(starter_fingerprint(&dir).unwrap(), first);
+        std::fs::write(dir.join("src/lib.rs"), "fn a() {}\n").unwrap();
+        std::fs::write(dir.join("tests/checks/mod.rs"), "mod c;\n").unwrap();
+        assert_ne!(starter_fingerprint(&dir).unwrap(), first);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn the_hash_changes_with_any_file_and_only_then() {
