@@ -588,7 +588,11 @@ fn hint(ws: &Workspace, lesson: &Lesson, number: usize, all: bool) -> Result<boo
 fn reset(ws: &Workspace, lesson: &Lesson) -> Result<bool> {
     let folder = ws.root.join(&lesson.dir);
     match workspace::has_local_edits(&ws.root, &lesson.dir) {
-        None => bail!("reset needs git: the committed starter comes from this clone's history"),
+        None if lesson.is_untouched(&ws.root) => {
+            println!("{} is as committed: nothing to reset.", lesson.folder());
+            return Ok(true);
+        }
+        None => bail!("{}", needs_git(&format!("{}/src", lesson.folder()))),
         Some(false) => {
             println!("{} is as committed: nothing to reset.", lesson.folder());
             return Ok(true);
@@ -612,6 +616,15 @@ fn reset(ws: &Workspace, lesson: &Lesson) -> Result<bool> {
         lesson.number
     );
     Ok(true)
+}
+
+/// Why `reset` cannot work here, in one line: the committed starter comes
+/// from git's history, and a copy without `.git` has none.
+fn needs_git(what: &str) -> String {
+    format!(
+        "reset needs git, and this copy has no .git folder (a ZIP download?): nothing was \
+         changed. Copy {what} from a fresh download, or `git clone` the course to use reset."
+    )
 }
 
 /// Brings back the newest backup of a lesson, after backing up what it
@@ -647,7 +660,8 @@ fn reset_all(ws: &Workspace, yes: bool) -> Result<bool> {
     let mut edited = Vec::new();
     for lesson in &ws.lessons {
         match workspace::has_local_edits(&ws.root, &lesson.dir) {
-            None => bail!("reset needs git: the committed starters come from this clone's history"),
+            None if lesson.is_untouched(&ws.root) => {}
+            None => bail!("{}", needs_git(&format!("{}/src", lesson.folder()))),
             Some(true) => edited.push(lesson),
             Some(false) => {}
         }

@@ -43,6 +43,11 @@ pub fn export_from_head(root: &Path, paths: &[&Path], dest: &Path) -> Result<()>
 /// Whether `path` differs from HEAD (edited, added or removed files).
 /// `None` when there is no git to ask.
 pub fn has_local_edits(root: &Path, path: &Path) -> Option<bool> {
+    // A copy without its own `.git` (a ZIP download) has no history, even
+    // when it was unpacked inside another repository that git would find.
+    if !is_git_clone(root) {
+        return None;
+    }
     let output = Command::new("git")
         .current_dir(root)
         .args(["status", "--porcelain", "--"])
@@ -50,6 +55,12 @@ pub fn has_local_edits(root: &Path, path: &Path) -> Option<bool> {
         .output()
         .ok()?;
     output.status.success().then_some(!output.stdout.is_empty())
+}
+
+/// Whether `root` is a git clone of its own (`.git` is a folder, or a file
+/// in a worktree).
+pub fn is_git_clone(root: &Path) -> bool {
+    root.join(".git").exists()
 }
 
 /// Every file below `dir`, sorted, skipping build output.

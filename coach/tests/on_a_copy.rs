@@ -13,20 +13,55 @@ struct Copy {
 }
 
 impl Copy {
+    /// A git repository holding the committed workspace: a clone where this
+    /// one is a clone, and otherwise (a ZIP download has no `.git`) its
+    /// files, committed in a repository made for the test.
     fn new(name: &str) -> Copy {
-        let root = std::env::temp_dir().join(format!("coach-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let status = Command::new("git")
-            .args(["clone", "--quiet", "--no-hardlinks"])
-            .arg(&here)
-            .arg(&root)
-            .status()
-            .expect("git runs");
-        assert!(status.success(), "git clone of the workspace failed");
-        Copy { root }
+        let copy = Copy::without_git(name);
+        let git = |args: &[&str]| {
+            let status = Command::new("git")
+                .args(["-c", "user.name=coach", "-c", "user.email=coach@localhost"])
+                .args(args)
+                .current_dir(&copy.root)
+                .stdout(Stdio::null())
+                .status()
+                .expect("git runs");
+            assert!(status.success(), "git {args:?} failed in the copy");
+        };
+        git(&["init", "--quiet"]);
+        git(&["add", "--all"]);
+        git(&["commit", "--quiet", "--message", "the course"]);
+        copy
     }
 
+    /// The workspace's files as a ZIP download has them: everything but
+    /// `.git`, build output and backups. Where this workspace is a clone,
+    /// the committed files (`git archive`), so that a maintainer's
+    /// uncommitted edits do not leak in.
+    fn without_git(name: &str) -> Copy {
+        let root = std::env::temp_dir().join(format!("coach-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        if here.join(".git").exists() {
+            let archive = Command::new("git")
+                .args(["archive", "--format=tar", "HEAD"])
+                .current_dir(&here)
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("git runs");
+            let status = Command::new("tar")
+                .args(["-x", "-C"])
+                .arg(&root)
+                .stdin(archive.stdout.expect("piped"))
+                .status()
+                .expect("tar runs");
+            assert!(status.success(), "git archive | tar failed");
+        } else {
+            copy_tree(&here, &root);
+        }
+        Copy { root }
+    }
     fn coach(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_coach"));
         command
@@ -47,6 +82,28 @@ impl Copy {
 
     fn starter(&self) -> PathBuf {
         self.root.join("lessons/01-static-bound/src/lib.rs")
+    }
+}
+
+/// Copies the files below `from` into `to`, leaving out what a download
+/// does not have.
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if [".git", "target", "backups"]
+            .iter()
+            .any(|skip| name == *skip)
+        {
+            continue;
+        }
+        let (source, dest) = (entry.path(), to.join(&name));
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+            copy_tree(&source, &dest);
+        } else {
+            std::fs::copy(&source, &dest).unwrap();
+        }
     }
 }
 
@@ -86,6 +143,55 @@ fn reset_then_undo_gives_back_the_learners_file_byte_for_byte() {
     let again = copy.run(&["reset", "--undo", "1"]);
     assert!(again.status.success(), "{}", text(&again));
     assert_eq!(std::fs::read(copy.starter()).unwrap(), starter);
+}
+
+#[test]
+fn without_git_reset_says_what_it_needs_in_one_line_and_changes_nothing() {
+    let copy = Copy::without_git("zip");
+    assert!(!copy.root.join(".git").exists());
+
+    // Untouched: nothing to reset, and no git needed to know it.
+    let untouched = copy.run(&["reset", "01"]);
+    assert!(untouched.status.success(), "{}", text(&untouched));
+    assert!(
+        text(&untouched).contains("nothing to reset"),
+        "{}",
+        text(&untouched)
+    );
+
+    let mine = b"// half done\n".to_vec();
+    std::fs::write(copy.starter(), &mine).unwrap();
+    for args in [&["reset", "01"][..], &["reset", "--all", "--yes"][..]] {
+        let refused = copy.run(args);
+        assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(said.trim_end().lines().count(), 1, "{said}");
+        assert!(said.contains("needs git") && said.contains("ZIP"), "{said}");
+        assert_eq!(std::fs::read(copy.starter()).unwrap(), mine);
+        assert!(!copy.root.join("backups").exists());
+    }
+}
+
+#[test]
+fn without_git_the_starters_are_known_by_their_fingerprints() {
+    // What lets `cargo run` call a lesson "not started" without building
+    // it: every committed starter has its recorded fingerprint.
+    let copy = Copy::without_git("prints");
+    let output = copy.run(&["fingerprint"]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(!text(&output).contains("NOT recorded"), "{}", text(&output));
+
+    // An edit is seen, and the lesson is no longer "as committed".
+    std::fs::write(copy.starter(), b"// half done\n").unwrap();
+    let output = copy.run(&["fingerprint"]);
+    assert!(!output.status.success(), "{}", text(&output));
+    let not: Vec<&str> = std::str::from_utf8(&output.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("NOT recorded"))
+        .collect();
+    assert_eq!(not.len(), 1, "{}", text(&output));
+    assert!(not[0].trim_start().starts_with("01 "), "{}", text(&output));
 }
 
 #[test]
