@@ -163,9 +163,16 @@ fn next_frame(buf: &mut BytesMut, max: usize) -> Result<Option<Bytes>, FrameErro
     }
     let needed = HEADER_LEN + length;
     if buf.len() < needed {
-        // Room for the whole frame (or a full read, if that is more), so a
-        // large frame arrives in one allocation instead of many regrowths.
-        buf.reserve((needed - buf.len()).max(READ_SIZE));
+        // A large frame: room for exactly the rest of it, so it arrives in
+        // one allocation of its size (asking for a full read more would
+        // regrow it, and copy it, when its last bytes are due). A small
+        // one: room for a full read, so small frames come in large reads.
+        let room = if needed > READ_SIZE {
+            needed - buf.len()
+        } else {
+            READ_SIZE
+        };
+        buf.reserve(room);
         return Ok(None);
     }
     buf.advance(HEADER_LEN);

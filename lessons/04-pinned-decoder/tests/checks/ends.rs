@@ -51,7 +51,18 @@ fn a_read_error_reaches_the_consumer_after_the_frames_before_it() {
 
     assert_eq!(frames(&items[..1]), [b"before"]);
     match &items[1..] {
-        [Err(FrameError::Io(error))] => assert_eq!(error.kind(), ErrorKind::ConnectionReset),
+        [Err(error @ FrameError::Io(io))] => {
+            assert_eq!(io.kind(), ErrorKind::ConnectionReset);
+            // The reader's error stays in the chain, for `{:#}` in anyhow,
+            // for logs, for a caller that looks for the io::Error.
+            let source = std::error::Error::source(error)
+                .and_then(|source| source.downcast_ref::<std::io::Error>());
+            assert_eq!(
+                source.map(|io| io.kind()),
+                Some(ErrorKind::ConnectionReset),
+                "the frame error's source() is the reader's error"
+            );
+        }
         other => panic!("expected the read error and the end, got {other:?}"),
     }
     assert!(

@@ -6,6 +6,7 @@ mod chunking;
 mod ends;
 mod limits;
 mod pinning;
+mod reads;
 mod zero_copy;
 
 #[test]
