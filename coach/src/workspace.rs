@@ -20,9 +20,12 @@ pub fn export_from_head(root: &Path, paths: &[&Path], dest: &Path) -> Result<()>
         .stderr(Stdio::piped())
         .spawn()
         .context("cannot run git: a pristine copy of the lessons comes from git")?;
+    // `-m`: the files get the time they are written, not the commit's. With
+    // the commit's (older) times, cargo took a build left in the target
+    // directory by an earlier run (the solution's, in verify) for fresh.
     let tar = Command::new("tar")
         .current_dir(dest)
-        .args(["-xf", "-"])
+        .args(["-m", "-xf", "-"])
         .stdin(archive.stdout.take().context("git's stdout is piped")?)
         .status()
         .context("cannot run tar")?;
