@@ -453,6 +453,19 @@ fn chapter_problems(root: &Path, lesson: &Lesson) -> Result<Vec<String>> {
         ));
     }
 
+    // The reader predicts before opening rustc's answer: nothing shown
+    // above a fold may name the error the fold reveals.
+    let chapter_path = root.join(lesson.chapter_path());
+    let chapter_dir = chapter_path.parent().context("a page has a folder")?;
+    let chapter_text = std::fs::read_to_string(&chapter_path)?;
+    problems.extend(
+        answers_named_before_folds(&chapter_text, |path| {
+            std::fs::read_to_string(chapter_dir.join(path)).ok()
+        })
+        .into_iter()
+        .map(|problem| format!("{}: {problem}", lesson.chapter_path().display())),
+    );
+
     // Every hint, each on its own (so that the chapter can fold them one by
     // one), from the lesson's HINTS.md.
     let hints_file = lesson.dir.join("HINTS.md");
@@ -470,6 +483,108 @@ fn chapter_problems(root: &Path, lesson: &Lesson) -> Result<Vec<String>> {
         }
     }
     Ok(problems)
+}
+
+/// Where a chapter gives away an answer it folds. A fold is a `<details>`
+/// that includes a `.stderr` snapshot; what it reveals is the snapshot's
+/// errors, each named by its code (`E0599`) or, without one, by its message
+/// ("lifetime may not live long enough"). What is shown before it runs from
+/// the previous fold's end, or the previous snapshot shown unfolded, to the
+/// `<details>`: prose, headings and the code it includes (with anchors
+/// resolved as mdBook does). `read` gives an included file's text from its
+/// path as written in the chapter. One line per give-away.
+fn answers_named_before_folds(chapter: &str, read: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    // An include's text as mdBook shows it: a named anchor's lines without
+    // the anchor lines, or the whole file (line ranges too, to err on the
+    // side of finding a name).
+    let shown = |directive: &str| -> String {
+        let (path, anchor) = match directive.trim().split_once(':') {
+            Some((path, rest)) => (path, rest.split(':').next()),
+            None => (directive.trim(), None),
+        };
+        let text = read(path).unwrap_or_default();
+        match anchor.filter(|a| !a.is_empty() && !a.chars().all(|c| c.is_ascii_digit())) {
+            Some(anchor) => text
+                .lines()
+                .skip_while(|line| !line.contains(&format!("ANCHOR: {anchor}")))
+                .take_while(|line| !line.contains(&format!("ANCHOR_END: {anchor}")))
+                .filter(|line| !line.contains("ANCHOR"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            None => text,
+        }
+    };
+    let mut problems = Vec::new();
+    let mut shown_from = 0;
+    let mut at = 0;
+    while at < chapter.len() {
+        let rest = &chapter[at..];
+        let next = [
+            rest.find("<details>"),
+            rest.find("</details>"),
+            rest.find(".stderr}}"),
+        ];
+        let Some(offset) = next.iter().flatten().min().copied() else {
+            break;
+        };
+        let here = at + offset;
+        let tail = &chapter[here..];
+        if !tail.starts_with("<details>") {
+            // The end of a fold, or a snapshot shown openly: what follows
+            // is a new question.
+            at = here
+                + if tail.starts_with("</details>") {
+                    "</details>".len()
+                } else {
+                    ".stderr}}".len()
+                };
+            shown_from = at;
+            continue;
+        }
+        let body_end = tail
+            .find("</details>")
+            .map_or(chapter.len(), |end| here + end);
+        let body = &chapter[here..body_end];
+        let mut revealed = BTreeSet::new();
+        for (path, _) in includes(body) {
+            if path.ends_with(".stderr") {
+                for line in read(path).unwrap_or_default().lines() {
+                    if let Some(code) = explain::code_of(line) {
+                        revealed.insert(code.to_owned());
+                    } else if let Some(message) = line.strip_prefix("error: ") {
+                        revealed.insert(message.to_owned());
+                    }
+                }
+            }
+        }
+        if !revealed.is_empty() {
+            let before = &chapter[shown_from..here];
+            let mut text = before.to_owned();
+            for directive in before
+                .split("{{#include ")
+                .skip(1)
+                .filter_map(|rest| rest.split_once("}}"))
+                .map(|(directive, _)| directive)
+            {
+                text.push('\n');
+                text.push_str(&shown(directive));
+            }
+            let text = text.to_lowercase();
+            let line = chapter[..here].lines().count() + 1;
+            for error in revealed {
+                if text.contains(&error.to_lowercase()) {
+                    problems.push(format!(
+                        "the text before the fold at line {line} names {error}, which the fold \
+                         reveals: let the reader predict (include the case's code without its \
+                         explaining comment, with an anchor, and explain after the fold)"
+                    ));
+                }
+            }
+        }
+        // Inside the fold nothing is asked: go on after it.
+        at = body_end;
+    }
+    problems
 }
 
 /// What a book page includes: the files (relative to the root), the
@@ -632,6 +747,49 @@ mod tests {
         assert!(starter_verdict(&lesson, &checks_fail(&["checks::a"])).is_err());
         let both = self::lesson(&["E0599"], &["flood::bounded"]);
         assert!(starter_verdict(&both, &checks_fail(&["checks::flood::bounded"])).is_err());
+    }
+
+    #[test]
+    fn a_chapter_must_not_name_the_error_before_its_fold() {
+        let files = |path: &str| {
+            match path {
+            "case.rs" => Some(
+                "// E0599: the help is a trap.\n\n// ANCHOR: case\nfn f() {}\n// ANCHOR_END: case\n"
+                    .to_owned(),
+            ),
+            "case.stderr" => Some(
+                "error[E0599]: no method named `poll_read`\nerror: lifetime may not live long enough\n"
+                    .to_owned(),
+            ),
+            _ => None,
+        }
+        };
+        let fold = "<details>\n<summary>rustc's answer</summary>\n\n```text\n{{#include case.stderr}}\n```\n\nE0599, and no code for the lifetime.\n</details>\n";
+        let fair = format!(
+            "**Predict:** what does rustc say?\n{{{{#include case.rs:case}}}}\n{fold}Then E0599 again.\n"
+        );
+        assert!(answers_named_before_folds(&fair, files).is_empty());
+
+        let comment = format!("**Predict:**\n{{{{#include case.rs}}}}\n{fold}");
+        let problems = answers_named_before_folds(&comment, files);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("names E0599"), "{problems:?}");
+
+        let prose =
+            format!("### Lifetime may not live long enough\n{{{{#include case.rs:case}}}}\n{fold}");
+        let problems = answers_named_before_folds(&prose, files);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("names lifetime may not live long enough"),
+            "{problems:?}"
+        );
+
+        // A snapshot shown openly answers what came before it: the next
+        // question starts after it.
+        let open = format!(
+            "E0599 here:\n```text\n{{{{#include case.stderr}}}}\n```\nNow predict.\n{fold}"
+        );
+        assert!(answers_named_before_folds(&open, files).is_empty());
     }
 
     #[test]

@@ -3,6 +3,8 @@
 // filter closure, `prefix` (an unnamed lifetime). Under 2021 an `impl Trait`
 // return type captures only the lifetimes that appear in it, so the second
 // borrow is hidden: E0700.
+
+// ANCHOR: case
 use futures::stream::{self, Stream};
 
 pub struct Session {
@@ -15,5 +17,6 @@ impl Session {
         stream::iter(lines.filter(move |line| line.starts_with(prefix)))
     }
 }
+// ANCHOR_END: case
 
 fn main() {}

@@ -2,6 +2,8 @@
 // `data<D: Any + Send + Sync>`. `Any` is only implemented for `'static`
 // types, so a DTO borrowing a local `String` cannot be registered. rustc
 // reports E0597 and points at the `Any` bound, not at a `'static`.
+
+// ANCHOR: case
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 
@@ -26,5 +28,6 @@ pub fn build_context() -> Context {
     context.insert(UserDto { name: &name });
     context
 }
+// ANCHOR_END: case
 
 fn main() {}

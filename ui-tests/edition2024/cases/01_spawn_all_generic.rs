@@ -2,6 +2,8 @@
 // The future type `Fut` could borrow (an `async` block over `&str` is a valid
 // `Fut` here), and spawn needs it to hold no borrows: E0310 asks for
 // `Fut: 'static`. The item type `T` is fine: it is used outside the tasks.
+
+// ANCHOR: case
 use std::future::Future;
 
 pub async fn spawn_all<T, F, Fut>(items: Vec<T>, work: F) -> Vec<Fut::Output>
@@ -17,5 +19,6 @@ where
     }
     results
 }
+// ANCHOR_END: case
 
 fn main() {}

@@ -2,6 +2,8 @@
 // output back through its `JoinHandle`, possibly long after this call, so
 // the output must hold no borrow either. E0310 is not only about type
 // parameters: here it also names an associated type, `<Fut as Future>::Output`.
+
+// ANCHOR: case
 use std::future::Future;
 
 pub async fn spawn_all<T, F, Fut>(items: Vec<T>, work: F) -> Vec<Fut::Output>
@@ -17,5 +19,6 @@ where
     }
     results
 }
+// ANCHOR_END: case
 
 fn main() {}

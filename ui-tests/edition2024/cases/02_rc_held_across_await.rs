@@ -2,6 +2,8 @@
 // `'static`; but it keeps an `Rc` across an `.await`, and a multi-threaded
 // runtime may resume the task on another thread. `Rc`'s count is not atomic,
 // so `Rc` is not `Send`, and neither is a future that holds one at an await.
+
+// ANCHOR: case
 use std::rc::Rc;
 
 pub fn count_in_a_task(names: Vec<String>) {
@@ -11,5 +13,6 @@ pub fn count_in_a_task(names: Vec<String>) {
         shared.len()
     });
 }
+// ANCHOR_END: case
 
 fn main() {}

@@ -1,6 +1,8 @@
 // Lesson 02. Cloning the `Arc` looks like the fix: the task could own its
 // plugin. But the clone is a local of the loop body, and the handler future
 // borrows it (E0597) as well as the message (E0521).
+
+// ANCHOR: case
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -27,5 +29,6 @@ pub fn dispatch(plugins: &[Arc<dyn Plugin>], msg: BorrowedMessage<'_>) {
         tokio::spawn(plugin.handle(msg));
     }
 }
+// ANCHOR_END: case
 
 fn main() {}

@@ -2,6 +2,8 @@
 // spawned as it is. That future borrows both the message (`'a`) and the
 // plugin (through `&self`), and `tokio::spawn` wants a future that borrows
 // nothing: E0521, once for each borrow.
+
+// ANCHOR: case
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -33,5 +35,6 @@ impl Dispatcher {
         }
     }
 }
+// ANCHOR_END: case
 
 fn main() {}

@@ -2,6 +2,8 @@
 // payload, which is the right idea, but the block is `async` without `move`:
 // it captures `plugin` and `payload` by reference, and the task may outlive
 // this function's locals: E0373.
+
+// ANCHOR: case
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -23,5 +25,6 @@ pub fn dispatch(plugins: &[Arc<dyn Plugin>], frame: &Bytes) {
         });
     }
 }
+// ANCHOR_END: case
 
 fn main() {}

@@ -2,6 +2,8 @@
 // stream capture `&self`. The borrow has not gone away, it has moved to the
 // call site. `tokio::spawn` needs a future that owns everything it touches,
 // and this one holds a stream that borrows `session`: E0521.
+
+// ANCHOR: case
 use bytes::Bytes;
 use futures::stream::{self, Stream, StreamExt};
 use tokio::sync::mpsc;
@@ -25,5 +27,6 @@ pub fn forward(session: &Session, tx: mpsc::Sender<Bytes>) {
         }
     });
 }
+// ANCHOR_END: case
 
 fn main() {}

@@ -2,6 +2,8 @@
 // every lifetime in scope, so the 2021 version of this code compiles. Spelling
 // out the captures with `use<'buf>` brings E0700 back: the stream also holds
 // the `prefix` borrow, which the list leaves out.
+
+// ANCHOR: case
 use futures::stream::{self, Stream};
 
 pub struct Session {
@@ -14,5 +16,6 @@ impl Session {
         stream::iter(lines.filter(move |line| line.starts_with(prefix)))
     }
 }
+// ANCHOR_END: case
 
 fn main() {}

@@ -2,6 +2,8 @@
 // the buffer, cannot be changed through `Pin<&mut Self>` when `Self` may not
 // be `Unpin`: writing through a `Pin` needs `DerefMut`, which `Pin` offers
 // only for `Unpin` targets. So the reader is not the only field in the way.
+
+// ANCHOR: case
 use std::pin::Pin;
 
 pub struct Frames<R> {
@@ -19,5 +21,6 @@ impl<R> Frames<R> {
         &self.reader
     }
 }
+// ANCHOR_END: case
 
 fn main() {}

@@ -2,6 +2,8 @@
 // takes its argument by value, so this moves the reader out of a struct we
 // only borrow (through `Pin<&mut Self>`), which is refused. Were it allowed,
 // each poll would pin a fresh copy in a local and lose it on return.
+
+// ANCHOR: case
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 
@@ -19,5 +21,6 @@ impl<R: AsyncRead> Frames<R> {
         Poll::Ready(buf.filled().len())
     }
 }
+// ANCHOR_END: case
 
 fn main() {}

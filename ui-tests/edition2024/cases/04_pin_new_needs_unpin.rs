@@ -2,6 +2,8 @@
 // `Pin::new` only accepts a pointer to an `Unpin` type (pinning something
 // that may be moved later promises nothing), and `R` may not be `Unpin`:
 // E0277, and rustc's help is to demand `R: Unpin`.
+
+// ANCHOR: case
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -21,5 +23,6 @@ impl<R: AsyncRead> Frames<R> {
         Poll::Ready(self.read)
     }
 }
+// ANCHOR_END: case
 
 fn main() {}

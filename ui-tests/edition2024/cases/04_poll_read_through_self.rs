@@ -3,6 +3,8 @@
 // `self: Pin<&mut Self>`, and `self.reader` is a plain `R`: E0599, no method
 // `poll_read` found for `R`. The help that follows (pin it with `pin!`) is a
 // trap: see the chapter.
+
+// ANCHOR: case
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -21,5 +23,6 @@ impl<R: AsyncRead> Frames<R> {
         Poll::Ready(buf.filled().len())
     }
 }
+// ANCHOR_END: case
 
 fn main() {}

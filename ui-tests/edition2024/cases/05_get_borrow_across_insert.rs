@@ -4,6 +4,8 @@
 // frame (E0502 again, on the arena instead of the buffer). What may cross
 // an `.await` is the ref (`Copy`, 8 bytes) or a clone of the `Bytes` (a
 // reference count), never the borrow.
+
+// ANCHOR: case
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -60,5 +62,6 @@ pub async fn run(plugins: &[Arc<dyn Plugin>], arena: &mut MessageArena) {
     }
     while handlers.next().await.is_some() {}
 }
+// ANCHOR_END: case
 
 fn main() {}

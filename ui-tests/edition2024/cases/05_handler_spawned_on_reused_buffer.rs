@@ -3,6 +3,8 @@
 // borrow nothing: this one borrows the loop's buffer (E0597, and E0502 at
 // the next read, since the borrow now lasts for `'static`) and the caller's
 // plugin list (E0521).
+
+// ANCHOR: case
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
@@ -26,5 +28,6 @@ pub async fn run(plugins: &[Arc<dyn Plugin>]) {
         }
     }
 }
+// ANCHOR_END: case
 
 fn main() {}

@@ -2,6 +2,8 @@
 // each handler a slice of it. The handlers are still running (they hold the
 // frame across their own `.await`s) when the loop reads the next frame into
 // the same buffer: E0502, the buffer borrowed mutably while borrowed.
+
+// ANCHOR: case
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
@@ -32,5 +34,6 @@ pub async fn run(plugins: &[Arc<dyn Plugin>]) {
     }
     while handlers.next().await.is_some() {}
 }
+// ANCHOR_END: case
 
 fn main() {}

@@ -5,6 +5,8 @@
 // at all: `alloc` makes every generation 0 and nothing ever bumps one,
 // `free_list` is never used, and `data.to_vec()` copies every message that
 // the `Arc` was there to share.
+
+// ANCHOR: case
 use std::sync::Arc;
 
 type Buffer = Vec<u8>;
@@ -32,5 +34,6 @@ impl MessageArena {
         MessageRef { index: idx, generation: 0 }
     }
 }
+// ANCHOR_END: case
 
 fn main() {}

@@ -3,6 +3,8 @@
 // E0038, `Plugin` is not dyn compatible, because `handle` is `async`. Each
 // implementation's `async fn` returns a future of its own type, and a
 // vtable needs one signature for all of them.
+
+// ANCHOR: case
 pub struct BorrowedMessage<'a> {
     pub raw: &'a [u8],
 }
@@ -16,5 +18,6 @@ pub trait Plugin: Send + Sync {
 pub struct Dispatcher {
     pub plugins: Vec<Box<dyn Plugin>>,
 }
+// ANCHOR_END: case
 
 fn main() {}

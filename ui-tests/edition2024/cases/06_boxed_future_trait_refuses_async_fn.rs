@@ -3,6 +3,8 @@
 // against that signature; one written with `async fn`, as plugin authors
 // (and this lesson's checks) write them, is E0053: its future is not the
 // `Pin<Box<dyn Future>>` the trait asks for.
+
+// ANCHOR: case
 use std::future::Future;
 use std::pin::Pin;
 
@@ -26,5 +28,6 @@ impl Plugin for Counter {
         self.seen = msg.seq;
     }
 }
+// ANCHOR_END: case
 
 fn main() {}

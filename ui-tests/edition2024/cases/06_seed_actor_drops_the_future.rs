@@ -7,6 +7,8 @@
 // it, and the handler never runs. rustc only warns (`unused_must_use`);
 // this case denies the lint, so the warning is the one diagnostic, and no
 // borrow error comes with it.
+
+// ANCHOR: case
 #![deny(unused_must_use)]
 
 use tokio::sync::mpsc::Receiver;
@@ -57,5 +59,6 @@ impl<M: MessageHandler> PluginActor<M> {
         }
     }
 }
+// ANCHOR_END: case
 
 fn main() {}

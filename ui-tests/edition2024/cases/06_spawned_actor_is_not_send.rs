@@ -4,6 +4,8 @@
 // `Send` future, and an `async fn` in a trait promises nothing about its
 // future's auto traits: "future cannot be sent between threads safely",
 // with no error code. rustc's help is the fix.
+
+// ANCHOR: case
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
@@ -27,5 +29,6 @@ pub fn plug<P: Plugin>(plugin: P) -> mpsc::Sender<Message> {
     tokio::spawn(run_actor(plugin, letters));
     mailbox
 }
+// ANCHOR_END: case
 
 fn main() {}

@@ -4,6 +4,8 @@
 // method needs all of `self`, so the closure borrows `*self` whole,
 // `self.arena` included, while `with_message` holds `self.arena`
 // mutably: E0502.
+
+// ANCHOR: case
 use tokio::sync::mpsc::Receiver;
 
 pub struct BorrowedMessage<'a> {
@@ -56,5 +58,6 @@ impl<M: MessageHandler> PluginActor<M> {
         }
     }
 }
+// ANCHOR_END: case
 
 fn main() {}

@@ -5,6 +5,8 @@
 // outlives the call, so it may not hold the loan: E0521, "`ctx` escapes the
 // method body". The real starter fails the same way once its schema owns
 // the log and its resolvers ask the context for a `MessageLog`.
+
+// ANCHOR: case
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 
@@ -42,5 +44,6 @@ impl SubscriptionRoot {
         rx
     }
 }
+// ANCHOR_END: case
 
 fn main() {}

@@ -3,6 +3,8 @@
 // `#[async_trait]`): the response stream type must be `Send + 'static`. The
 // stream type is tonic's examples' boxed `dyn Stream + Send`, which names no
 // lifetime, and the stream borrows a session made inside `subscribe`: E0515.
+
+// ANCHOR: case
 use std::pin::Pin;
 
 use futures::stream::{self, Stream};
@@ -42,5 +44,6 @@ impl Feed for SnapshotFeed {
         Ok(Box::pin(session.records()))
     }
 }
+// ANCHOR_END: case
 
 fn main() {}

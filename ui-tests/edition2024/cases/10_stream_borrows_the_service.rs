@@ -3,6 +3,8 @@
 // 'static`. Here the buffer is the service's own, and the stream lends its
 // bytes: `&self` lives only as long as the call, so rustc says "lifetime may
 // not live long enough" (no error code).
+
+// ANCHOR: case
 use std::pin::Pin;
 
 use futures::stream::{self, Stream};
@@ -34,5 +36,6 @@ impl Feed for SnapshotFeed {
         Ok(Box::pin(stream::iter(records)))
     }
 }
+// ANCHOR_END: case
 
 fn main() {}

@@ -2,6 +2,8 @@
 // server-streaming method: the response stream type must be `Send +
 // 'static`. The stream borrows a session, so its type wants a lifetime, and
 // `'_` is not allowed in an associated type: E0637.
+
+// ANCHOR: case
 use std::pin::Pin;
 
 use futures::stream::{self, Stream};
@@ -41,5 +43,6 @@ impl Feed for SnapshotFeed {
         Ok(Box::pin(session.records()))
     }
 }
+// ANCHOR_END: case
 
 fn main() {}

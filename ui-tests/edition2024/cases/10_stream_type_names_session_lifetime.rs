@@ -3,6 +3,8 @@
 // `Send + 'static`. The stream type names the lifetime `'s` of the session
 // it borrows: tonic's `'static` refuses it (E0477), `'s` is tied to nothing
 // (E0207), and the stream borrows a local of `subscribe` (E0515).
+
+// ANCHOR: case
 use std::pin::Pin;
 
 use futures::stream::{self, Stream};
@@ -42,5 +44,6 @@ impl<'s> Feed for SnapshotFeed {
         Ok(Box::pin(session.records()))
     }
 }
+// ANCHOR_END: case
 
 fn main() {}
