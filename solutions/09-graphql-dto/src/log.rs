@@ -119,12 +119,13 @@ impl MessageLog {
     /// closed without it (`false`). Cancel-safe: dropping the future loses
     /// nothing.
     pub async fn wait_for(&self, seq: u64) -> bool {
+        let arrived = |state: &State| state.messages.len() as u64 > seq;
         let mut changes = self.inner.state.subscribe();
         let state = changes
-            .wait_for(|state| state.messages.len() as u64 > seq || state.closed)
+            .wait_for(|state| arrived(state) || state.closed)
             .await
             .expect("the log owns its sender, so it is never dropped while we hold the log");
-        state.messages.len() as u64 > seq
+        arrived(&state)
     }
 
     /// How many messages have been copied out of the log so far, by `get`

@@ -36,4 +36,11 @@ async fn a_subscriber_that_does_not_read_stops_production() {
     let rest = drain(stream).await;
     let seqs: Vec<u64> = rest.iter().map(|message| message.seq).collect();
     assert_eq!(seqs, (1..MESSAGES).collect::<Vec<_>>());
+    // And the count the bound above reads is real: every message that
+    // reached the subscriber was copied out of the log.
+    assert!(
+        log.reads() >= MESSAGES,
+        "{MESSAGES} messages delivered, {} counted as copied out of the log",
+        log.reads()
+    );
 }

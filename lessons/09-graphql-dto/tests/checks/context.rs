@@ -54,3 +54,22 @@ async fn every_subscription_gets_every_message_of_its_topic() {
     );
     assert_eq!(seq_and_text(&audit), [(1, "login")]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_count_query_answers_from_the_live_log() {
+    let log = MessageLog::new();
+    log.append("orders", "espresso");
+    let schema = build_schema(&log);
+    let count = || async {
+        let response = lesson_support::within("the count query", schema.execute("{ count }")).await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        response.data.into_json().expect("the data is JSON")["count"].as_u64()
+    };
+
+    assert_eq!(count().await, Some(1), "one message in the log");
+    // The schema keeps a handle to the log, not a copy of what it held when
+    // it was built: what the pipeline appends later is counted too.
+    log.append("audit", "login");
+    log.append("orders", "cortado");
+    assert_eq!(count().await, Some(3), "three messages in the log");
+}
