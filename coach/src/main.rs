@@ -10,6 +10,7 @@ mod explain;
 mod fixes;
 mod lessons;
 mod looptime;
+mod mutants;
 mod progress;
 mod toolchain;
 mod verify;
@@ -103,6 +104,28 @@ enum Command {
         #[arg(long)]
         write: bool,
     },
+    /// For maintainers: cargo-mutants over every reference solution (or
+    /// these): the lesson's checks must catch every mutant that
+    /// `.cargo/mutants.toml` does not exclude with a reason.
+    Mutants {
+        /// Mutate the files on disk instead of the committed ones.
+        #[arg(long, conflicts_with = "in_place")]
+        working_tree: bool,
+        /// Mutate the workspace itself, with its target directory (CI's
+        /// throwaway clone). Files are restored after each mutant.
+        #[arg(long)]
+        in_place: bool,
+        /// Only the lessons with a clean run recorded in
+        /// `.cargo/mutants-record.toml` whose solution, checks or support
+        /// changed since.
+        #[arg(long)]
+        changed: bool,
+        /// Record the figures of every lesson that passes.
+        #[arg(long)]
+        record: bool,
+        /// Only these lessons (default: all).
+        lessons: Vec<String>,
+    },
     /// For maintainers: the time from a save to the verdict, for every
     /// lesson (or these), starter and solved; median of 5 warm runs.
     LoopTime {
@@ -164,6 +187,7 @@ fn main() -> ExitCode {
             | Command::Check { .. }
             | Command::Watch { .. }
             | Command::Verify { .. }
+            | Command::Mutants { .. }
             | Command::LoopTime { .. }
     );
     let result = Workspace::load().and_then(|ws| {
@@ -215,6 +239,33 @@ fn run(ws: &Workspace, command: Command) -> Result<bool> {
         },
         Command::Explain { error } => explain::explain(&ws.root, &ws.lessons, &error.join(" ")),
         Command::Fingerprint { write } => fingerprint(ws, write),
+        Command::Mutants {
+            working_tree,
+            in_place,
+            changed,
+            record,
+            lessons,
+        } => {
+            let chosen: Vec<&Lesson> = if lessons.is_empty() {
+                ws.lessons.iter().collect()
+            } else {
+                lessons
+                    .iter()
+                    .map(|name| ws.lesson(name))
+                    .collect::<Result<_>>()?
+            };
+            let options = mutants::Options {
+                in_place,
+                changed_only: changed,
+                record,
+                source: if working_tree {
+                    verify::Source::WorkingTree
+                } else {
+                    verify::Source::Head
+                },
+            };
+            mutants::run(&ws.root, &ws.target_dir, &chosen, options)
+        }
         Command::LoopTime {
             working_tree,
             lessons,

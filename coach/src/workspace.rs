@@ -122,15 +122,27 @@ pub fn content_hash(root: &Path, paths: &[&Path]) -> Result<String> {
 /// paths and contents, with CRLF line ends read as LF (a Windows checkout
 /// with `core.autocrlf` is the same starter).
 pub fn starter_fingerprint(lesson_dir: &Path) -> Result<String> {
+    stable_hash(lesson_dir, &[Path::new("src"), Path::new("tests")])
+}
+
+/// A hash of the files in `paths` (files or folders, relative to `root`)
+/// that is the same on every machine and every Rust release, for values
+/// that are committed: FNV-1a (64 bits) over `/`-separated paths and
+/// contents, CRLF read as LF. A missing path adds nothing.
+pub fn stable_hash(root: &Path, paths: &[&Path]) -> Result<String> {
     let mut hash = FNV_OFFSET;
     let mut feed = |bytes: &[u8]| hash = fnv1a(hash, bytes);
-    for part in ["src", "tests"] {
-        let dir = lesson_dir.join(part);
-        if !dir.is_dir() {
+    for part in paths {
+        let full = root.join(part);
+        let files = if full.is_dir() {
+            files_below(&full)?
+        } else if full.is_file() {
+            vec![full]
+        } else {
             continue;
-        }
-        for file in files_below(&dir)? {
-            let relative = file.strip_prefix(lesson_dir).unwrap_or(&file);
+        };
+        for file in files {
+            let relative = file.strip_prefix(root).unwrap_or(&file);
             let name: Vec<String> = relative
                 .components()
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())
@@ -145,6 +157,29 @@ pub fn starter_fingerprint(lesson_dir: &Path) -> Result<String> {
         }
     }
     Ok(format!("{hash:016x}"))
+}
+
+/// Copies the workspace at `root` into `dest` as a download has it: every
+/// file but `.git`, build output (`target/`) and `backups/`.
+pub fn copy_workspace(root: &Path, dest: &Path) -> Result<()> {
+    std::fs::create_dir_all(dest)?;
+    for entry in std::fs::read_dir(root)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if [".git", "target", "backups"]
+            .iter()
+            .any(|skip| name == *skip)
+        {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            replace_dir(&entry.path(), &dest.join(&name))?;
+        } else {
+            std::fs::copy(entry.path(), dest.join(&name))
+                .with_context(|| format!("cannot copy {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;

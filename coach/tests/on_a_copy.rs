@@ -44,7 +44,7 @@ impl Copy {
         std::fs::create_dir_all(&root).unwrap();
         let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         if here.join(".git").exists() {
-            let archive = Command::new("git")
+            let mut archive = Command::new("git")
                 .args(["archive", "--format=tar", "HEAD"])
                 .current_dir(&here)
                 .stdout(Stdio::piped())
@@ -53,10 +53,14 @@ impl Copy {
             let status = Command::new("tar")
                 .args(["-x", "-C"])
                 .arg(&root)
-                .stdin(archive.stdout.expect("piped"))
+                .stdin(archive.stdout.take().expect("piped"))
                 .status()
                 .expect("tar runs");
             assert!(status.success(), "git archive | tar failed");
+            assert!(
+                archive.wait().expect("git ends").success(),
+                "git archive failed"
+            );
         } else {
             copy_tree(&here, &root);
         }
