@@ -33,6 +33,11 @@ async fn a_failing_plugin_does_not_stop_the_others() {
             "grumpy: {:?}",
             outcomes[1]
         );
+        // What a caller logs says what went wrong.
+        if let Ok(Err(error)) = &outcomes[1] {
+            let said = error.to_string();
+            assert!(said.contains("grumpy refuses"), "displayed as {said:?}");
+        }
         assert!(
             matches!(&outcomes[2], Err(e) if e.is_panic()),
             "a panicking handler shows up as a panicked task: {:?}",

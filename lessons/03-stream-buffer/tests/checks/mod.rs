@@ -6,6 +6,7 @@ mod cancellation;
 mod line_length;
 mod order;
 mod owned_stream;
+mod reads;
 mod zero_copy;
 
 #[test]

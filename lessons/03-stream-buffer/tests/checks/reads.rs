@@ -1,0 +1,28 @@
+//! Every read is a system call on a real socket: lines that are there
+//! already come in large reads, not a few bytes at a time.
+
+use lesson::Session;
+use lesson_support::{ScriptedReader, Then};
+
+use super::{drain, payloads};
+
+#[tokio::test(start_paused = true)]
+async fn lines_that_are_ready_come_in_large_reads() {
+    // 4,096 lines of 18 bytes (72 KiB), all ready at once: the connection
+    // hands out as much as each read asks for.
+    let text = "a line of sixteen\n".repeat(4096);
+    let (reader, probe) = ScriptedReader::new([text.as_bytes()], Then::Eof);
+
+    let items = drain(Session::new(reader).into_stream(4096)).await;
+
+    assert_eq!(payloads(&items).len(), 4096);
+    let reads = probe.written().len();
+    // At least 4 KiB a read on average.
+    let most = text.len() / 4096 + 1;
+    assert!(
+        reads <= most,
+        "{} KiB took {reads} reads: ask for at least 4 KiB a read (room reserved \
+         before reading), not the little room left after the last line",
+        text.len() / 1024
+    );
+}
