@@ -132,6 +132,9 @@ async fn a_plugin_that_panics_too_often_stays_down_and_says_so() {
         .await,
         Err(AskError::Down)
     );
+    // What a caller logs says why.
+    let said = AskError::Down.to_string();
+    assert!(said.contains("down"), "AskError::Down displays as {said:?}");
     let report = within("unplugging the plugin that is down", host.unplug(doomed_id)).await;
     assert!(
         report.is_some_and(|r| r.gave_up && r.panics == 3),
@@ -144,4 +147,33 @@ async fn a_plugin_that_panics_too_often_stays_down_and_says_so() {
         (0..40).collect::<Vec<u64>>(),
         "the sibling lost messages while the other plugin panicked and went down"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_restart_window_is_measured_from_the_first_panic_in_it() {
+    // The limit is three panics less than a second after the first of them.
+    // Panics at 0 s, 0.5 s and 1 s: by the third, the first is a whole
+    // second old and out of the window, so the plugin is restarted, not
+    // given up. (Counted from the last panic instead, each of the three is
+    // half a second after the one before: down.)
+    let plugin = Probe::new();
+    let mut host = host(4);
+    let id = host.plug("edge", plugin.factory(Behaviour::PanicAlways));
+
+    // At exactly those instants of tokio's paused clock: a handler takes
+    // no time, and `settle` moves the clock on by a few milliseconds.
+    let start = tokio::time::Instant::now();
+    for (seq, at_ms) in [(0, 0), (1, 500), (2, 1000)] {
+        tokio::time::sleep_until(start + Duration::from_millis(at_ms)).await;
+        within("dispatching", host.dispatch(message(seq))).await;
+        settle().await;
+    }
+    assert_eq!(
+        host.report(id)
+            .map(|report| (report.panics, report.gave_up)),
+        Some((3, false)),
+        "panics at 0, 0.5 and 1 s are not three within a second: the first \
+         is exactly a second old when the third comes"
+    );
+    assert_eq!(plugin.made(), 4, "the first plugin and three restarts");
 }

@@ -88,3 +88,32 @@ fn handing_out_a_snapshot_allocates_nothing() {
         counted.count_total,
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn records_that_are_ready_come_in_large_reads() {
+    // 4,096 records of 16 bytes (64 KiB), all ready at once: the upstream
+    // hands out as much as each read asks for. Every read is a system call
+    // on a real connection.
+    let input: Vec<u8> = (0..4096).flat_map(|n| record(n, 16)).collect();
+    let (reader, probe) = ScriptedReader::new([input.as_slice()], Then::Eof);
+    let feed = Devices::default()
+        .with("sensor", Upstream::new((reader, probe.clone())))
+        .feed(16)
+        .with_capacity(4096);
+
+    let stream = subscribe_directly(&feed, "sensor")
+        .await
+        .expect("a known device");
+    let items: Vec<_> = within("the stream to end", stream.collect()).await;
+    assert_eq!(items.len(), 4096);
+
+    let reads = probe.written().len();
+    // At least 4 KiB a read on average.
+    let most = input.len() / 4096 + 1;
+    assert!(
+        reads <= most,
+        "{} KiB took {reads} reads: ask for at least 4 KiB a read (room reserved \
+         before reading), not the little room left after the last record",
+        input.len() / 1024
+    );
+}
