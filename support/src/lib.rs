@@ -78,6 +78,8 @@ pub struct ScriptedReader {
     probe: Arc<ReaderProbe>,
     /// How many bytes of input were delivered so far.
     offset: usize,
+    /// Input offsets, in order, where the reader is not ready once.
+    pauses: VecDeque<usize>,
 }
 
 /// The check's side of a [`ScriptedReader`].
@@ -146,17 +148,37 @@ impl ScriptedReader {
             then,
             probe: Arc::clone(&probe),
             offset: 0,
+            pauses: VecDeque::new(),
         };
         (reader, probe)
+    }
+
+    /// This reader, not ready once when the input reaches each of
+    /// `offsets`: a read there returns `Pending` (and wakes its caller at
+    /// once, as a socket would once more bytes came), and no read delivers
+    /// bytes across an offset. An offset inside a length prefix or a line is
+    /// input that pauses in the middle of an item.
+    pub fn pausing_at(mut self, offsets: impl IntoIterator<Item = usize>) -> Self {
+        let mut offsets: Vec<usize> = offsets.into_iter().collect();
+        offsets.sort_unstable();
+        offsets.dedup();
+        self.pauses = offsets.into();
+        self
     }
 }
 
 impl AsyncRead for ScriptedReader {
     fn poll_read(
         mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
         out: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if self.pauses.front() == Some(&self.offset) {
+            self.pauses.pop_front();
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let until_pause = self.pauses.front().map(|at| at - self.offset);
         let Some(chunk) = self.chunks.front_mut() else {
             return match self.then {
                 Then::Eof => Poll::Ready(Ok(())),
@@ -165,7 +187,10 @@ impl AsyncRead for ScriptedReader {
                 Then::Fail => Poll::Ready(Err(io::ErrorKind::ConnectionReset.into())),
             };
         };
-        let n = chunk.len().min(out.remaining());
+        let n = chunk
+            .len()
+            .min(out.remaining())
+            .min(until_pause.unwrap_or(usize::MAX));
         let start = out.filled().len();
         out.put_slice(&chunk[..n]);
         chunk.drain(..n);
@@ -240,6 +265,45 @@ pub fn drain_ready<S: futures::Stream>(stream: S, limit: usize) -> Vec<S::Item> 
             Poll::Ready(None) => return items,
             Poll::Pending => panic!(
                 "the stream returned Pending after {} items although all its input was ready",
+                items.len()
+            ),
+        }
+        assert!(
+            items.len() <= limit,
+            "the stream yielded more than {limit} items"
+        );
+    }
+}
+
+/// Like [`drain_ready`], for input that may pause: polls `stream` with a
+/// waker that records being woken, and polls again after a `Pending` only
+/// if something woke it. A `Pending` that nothing will wake (the stream did
+/// not pass its reader's waker on) fails at once: under a runtime, the task
+/// would wait for ever.
+pub fn drain_woken<S: futures::Stream>(stream: S, limit: usize) -> Vec<S::Item> {
+    struct Flag(AtomicBool);
+    impl std::task::Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let flag = Arc::new(Flag(AtomicBool::new(false)));
+    let waker = std::task::Waker::from(Arc::clone(&flag));
+    let mut cx = Context::from_waker(&waker);
+    let mut stream = std::pin::pin!(stream);
+    let mut items = Vec::new();
+    loop {
+        match stream.as_mut().poll_next(&mut cx) {
+            Poll::Ready(Some(item)) => items.push(item),
+            Poll::Ready(None) => return items,
+            Poll::Pending => assert!(
+                flag.0.swap(false, Ordering::SeqCst),
+                "the stream returned Pending after {} items and nothing will wake it: \
+                 return Pending only when an inner poll (the reader's) did, so that \
+                 its waker is registered",
                 items.len()
             ),
         }
