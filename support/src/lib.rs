@@ -65,8 +65,12 @@ pub enum Then {
     Eof,
     /// Never answers again, like a silent peer.
     Hang,
-    /// Fails with `io::ErrorKind::ConnectionReset`.
+    /// Fails with `io::ErrorKind::ConnectionReset`, at every read.
     Fail,
+    /// Fails once with an error of this kind, then reports end of input, as
+    /// a socket does after a reset: an error dropped on the floor turns
+    /// into a clean end.
+    FailOnce(io::ErrorKind),
 }
 
 /// An `AsyncRead` that plays a connection: it delivers the given chunks, one
@@ -80,6 +84,8 @@ pub struct ScriptedReader {
     offset: usize,
     /// Input offsets, in order, where the reader is not ready once.
     pauses: VecDeque<usize>,
+    /// `Then::FailOnce` has failed.
+    failed: bool,
 }
 
 /// The check's side of a [`ScriptedReader`].
@@ -149,6 +155,7 @@ impl ScriptedReader {
             probe: Arc::clone(&probe),
             offset: 0,
             pauses: VecDeque::new(),
+            failed: false,
         };
         (reader, probe)
     }
@@ -185,6 +192,11 @@ impl AsyncRead for ScriptedReader {
                 // Never woken: the peer has nothing more to say.
                 Then::Hang => Poll::Pending,
                 Then::Fail => Poll::Ready(Err(io::ErrorKind::ConnectionReset.into())),
+                Then::FailOnce(_) if self.failed => Poll::Ready(Ok(())),
+                Then::FailOnce(kind) => {
+                    self.failed = true;
+                    Poll::Ready(Err(kind.into()))
+                }
             };
         };
         let n = chunk
@@ -250,37 +262,16 @@ impl AsyncRead for Unmovable {
     }
 }
 
-/// Polls `stream` with a waker that does nothing until it ends, for input
-/// that is all there already (a [`ScriptedReader`] ending in [`Then::Eof`]
-/// or [`Then::Fail`]): no runtime needed, so a property test can run
-/// thousands of cases. Panics if the stream says `Pending` although its
-/// input is ready, or yields more than `limit` items.
+/// Polls `stream` until it ends, for input that needs no timer (a
+/// [`ScriptedReader`] that ends, fails, or pauses with
+/// [`ScriptedReader::pausing_at`]): no runtime needed, so a property test
+/// can run thousands of cases. After a `Pending` it polls again only if the
+/// stream's waker was woken (by the reader it polled, or by itself, as a
+/// stream that yields does). Panics if the stream says `Pending` and
+/// nothing will wake it (under a runtime the task would wait for ever), if
+/// it busy-loops, or if it yields more than `limit` items.
 pub fn drain_ready<S: futures::Stream>(stream: S, limit: usize) -> Vec<S::Item> {
-    let mut stream = std::pin::pin!(stream);
-    let mut cx = Context::from_waker(std::task::Waker::noop());
-    let mut items = Vec::new();
-    loop {
-        match stream.as_mut().poll_next(&mut cx) {
-            Poll::Ready(Some(item)) => items.push(item),
-            Poll::Ready(None) => return items,
-            Poll::Pending => panic!(
-                "the stream returned Pending after {} items although all its input was ready",
-                items.len()
-            ),
-        }
-        assert!(
-            items.len() <= limit,
-            "the stream yielded more than {limit} items"
-        );
-    }
-}
-
-/// Like [`drain_ready`], for input that may pause: polls `stream` with a
-/// waker that records being woken, and polls again after a `Pending` only
-/// if something woke it. A `Pending` that nothing will wake (the stream did
-/// not pass its reader's waker on) fails at once: under a runtime, the task
-/// would wait for ever.
-pub fn drain_woken<S: futures::Stream>(stream: S, limit: usize) -> Vec<S::Item> {
+    /// A waker that records that it was woken.
     struct Flag(AtomicBool);
     impl std::task::Wake for Flag {
         fn wake(self: Arc<Self>) {
@@ -295,17 +286,30 @@ pub fn drain_woken<S: futures::Stream>(stream: S, limit: usize) -> Vec<S::Item> 
     let mut cx = Context::from_waker(&waker);
     let mut stream = std::pin::pin!(stream);
     let mut items = Vec::new();
+    let mut pending_in_a_row = 0;
     loop {
         match stream.as_mut().poll_next(&mut cx) {
-            Poll::Ready(Some(item)) => items.push(item),
+            Poll::Ready(Some(item)) => {
+                items.push(item);
+                pending_in_a_row = 0;
+            }
             Poll::Ready(None) => return items,
-            Poll::Pending => assert!(
-                flag.0.swap(false, Ordering::SeqCst),
-                "the stream returned Pending after {} items and nothing will wake it: \
-                 return Pending only when an inner poll (the reader's) did, so that \
-                 its waker is registered",
-                items.len()
-            ),
+            Poll::Pending => {
+                assert!(
+                    flag.0.swap(false, Ordering::SeqCst),
+                    "the stream returned Pending after {} items and nothing will wake it: \
+                     return Pending only when an inner poll (the reader's) did, which \
+                     registered the waker",
+                    items.len()
+                );
+                pending_in_a_row += 1;
+                assert!(
+                    pending_in_a_row < 100_000,
+                    "the stream returned Pending 100,000 times in a row after {} items, \
+                     waking itself each time: a busy loop",
+                    items.len()
+                );
+            }
         }
         assert!(
             items.len() <= limit,

@@ -104,3 +104,25 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// A reader that is not ready in the middle of a frame (inside its
+    /// length prefix, inside its payload): the decoder returns `Pending`,
+    /// is woken, and goes on where it was.
+    #[test]
+    fn frames_are_the_same_when_the_reader_pauses_anywhere(
+        lengths in prop::collection::vec(0_usize..40, 1..8),
+        pauses in prop::collection::vec(0_usize..400, 1..12),
+    ) {
+        let payloads = payloads(&lengths);
+        let wire = encode(&payloads);
+        let pauses: Vec<usize> = pauses.iter().map(|at| at % (wire.len() + 1)).collect();
+        let (reader, _probe) = ScriptedReader::new([wire.as_slice()], Then::Eof);
+
+        let items = drain_ready(FrameReader::new(reader.pausing_at(pauses)), payloads.len() + 1);
+
+        prop_assert_eq!(frames(&items), payloads);
+    }
+}

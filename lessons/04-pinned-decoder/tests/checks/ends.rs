@@ -70,3 +70,41 @@ fn a_read_error_reaches_the_consumer_after_the_frames_before_it() {
         "the stream has ended and dropped its reader"
     );
 }
+
+#[test]
+fn a_read_error_is_that_error_wherever_it_comes_and_whatever_its_kind() {
+    // A socket reports a reset once; the next read says end of input. An
+    // error dropped on the floor then looks like a clean end, and one taken
+    // for a truncated frame loses what went wrong. `WouldBlock` is an
+    // error here too: a reader that is not ready says `Pending`.
+    let whole = encode(&["before"]);
+    let half = {
+        let mut wire = whole.clone();
+        wire.extend_from_slice(&encode(&["inside a frame"])[..9]);
+        wire
+    };
+    for kind in [
+        ErrorKind::ConnectionReset,
+        ErrorKind::UnexpectedEof,
+        ErrorKind::WouldBlock,
+    ] {
+        for (wire, place) in [(&whole, "after a frame"), (&half, "inside a frame")] {
+            let (reader, probe) = ScriptedReader::new([wire], Then::FailOnce(kind));
+
+            let items = drain_ready(FrameReader::new(reader), 3);
+
+            assert_eq!(frames(&items[..1]), [b"before"], "{kind:?} {place}");
+            match &items[1..] {
+                [Err(FrameError::Io(error))] => assert_eq!(error.kind(), kind, "{place}"),
+                other => panic!(
+                    "a {kind:?} error {place}: expected the frame, then that error, then the \
+                     end; got the frame, then {other:?}"
+                ),
+            }
+            assert!(
+                probe.dropped(),
+                "the stream has ended and dropped its reader"
+            );
+        }
+    }
+}

@@ -77,3 +77,27 @@ fn a_frame_one_byte_over_the_limit_is_refused() {
         "{items:?}"
     );
 }
+
+#[test]
+fn a_limit_above_the_default_is_honoured() {
+    // 9 MiB, over the default of 8 MiB, under the 16 MiB asked for.
+    const LEN: usize = 9 * 1024 * 1024;
+    let wire = encode(&[vec![3_u8; LEN]]);
+    let (reader, _probe) = ScriptedReader::new(wire.chunks(1024 * 1024), Then::Eof);
+
+    let items = drain_ready(
+        FrameReader::new(reader).with_max_frame_length(2 * DEFAULT_MAX_FRAME_LENGTH),
+        2,
+    );
+
+    match &items[..] {
+        [Ok(frame)] => assert_eq!(frame.len(), LEN),
+        other => panic!(
+            "a 9 MiB frame under a limit of 16 MiB is a frame, not {:?}",
+            other
+                .iter()
+                .map(|item| item.as_ref().map(|f| f.len()))
+                .collect::<Vec<_>>()
+        ),
+    }
+}
