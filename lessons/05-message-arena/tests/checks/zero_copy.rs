@@ -106,9 +106,9 @@ async fn frames_are_cut_from_one_reused_receive_buffer() {
 
     // Read into one buffer, frame n + 1 starts where the connection put it:
     // right after frame n's last byte and its own 4-byte length (or right
-    // after frame n, if the lengths are read elsewhere). Two allocations are
-    // never that close: the allocator keeps at least 8 bytes of its own
-    // between them.
+    // after frame n, if the lengths are read elsewhere). Frames of 9 bytes
+    // in allocations of their own are never that close: allocators round a
+    // block up to a multiple of 8 bytes at least (16, and a header, here).
     let at: HashMap<Vec<u8>, usize> = plugin.addresses().into_iter().collect();
     let mut shared = 0;
     for pair in payloads.windows(2) {
