@@ -5,7 +5,9 @@
 //! Checks run on tokio's current-thread runtime with paused time
 //! (`#[tokio::test(start_paused = true)]`): when every task is waiting, the
 //! clock jumps to the next timer, so a timeout fires at once instead of
-//! hanging, and "let everything run" is a short sleep.
+//! hanging, and "let everything run" is a short sleep. A check whose code
+//! blocks that thread instead (`std::thread::sleep`, a blocking lock) is
+//! failed within seconds by the [`guard`], with the likely cause.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -18,14 +20,18 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, ReadBuf};
 
+pub mod guard;
+
 /// How long a check waits for one step before calling it a hang. With paused
 /// time this costs nothing when things work, and fails at once when they don't.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
 /// Awaits `future`, or panics with `what` if it has not finished within
-/// [`PATIENCE`] of (paused) runtime time. No check may hang.
+/// [`PATIENCE`] of (paused) runtime time. No check may hang, nor block its
+/// thread: the [`guard`] fails a check whose thread is blocked for seconds
+/// or that runs for more than a few seconds of real time.
 pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
-    match tokio::time::timeout(PATIENCE, future).await {
+    match guard::guarded(what, tokio::time::timeout(PATIENCE, future)).await {
         Ok(output) => output,
         Err(_) => panic!("timed out after {PATIENCE:?} waiting for: {what}"),
     }
@@ -34,9 +40,12 @@ pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
 /// Lets every other task run until it waits on something. Under paused time
 /// the sleep only ends once the runtime is idle.
 pub async fn settle() {
-    for _ in 0..4 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    guard::guarded("the tasks to settle", async {
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
 }
 
 /// Panics on purpose, as a check's plugin or worker does to see how the
@@ -327,6 +336,8 @@ pub use allocation_counter::AllocationInfo as Allocations;
 /// Counts are exact and deterministic, so checks can compare them with
 /// numbers, not timings. Other threads (parallel tests) are not counted.
 pub fn count_allocations<R>(code: impl FnOnce() -> R) -> (R, Allocations) {
+    // What the guard keeps for this check is allocated now, not counted.
+    guard::start();
     let mut result = None;
     let counted = allocation_counter::measure(|| result = Some(code()));
     (result.expect("the measured code ran"), counted)
@@ -338,6 +349,7 @@ pub fn count_allocations<R>(code: impl FnOnce() -> R) -> (R, Allocations) {
 /// `count_allocations(|| runtime.block_on(..))`. Everything the code under
 /// test spawns runs on this thread, so it is counted.
 pub fn paused_runtime() -> tokio::runtime::Runtime {
+    guard::start();
     tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)

@@ -1,9 +1,11 @@
 //! # Lesson 05, reference solution: frames in an arena, named by handles
 //!
 //! A plugin may hold a frame across an `.await` while the loop reads the
-//! next one, so no frame may live in a buffer that the next read overwrites.
-//! Each frame is read into memory of its own, as a `Bytes`, and kept in a
-//! `MessageArena`: one slot per frame, named by a `MessageRef` (an index and
+//! next one, so no frame may live in memory that the next read overwrites.
+//! The loop reads into one receive buffer, a `BytesMut` reused for every
+//! frame, and cuts each frame off its front as a `Bytes` (`split_to`, then
+//! `freeze`): a view that owns its share of the memory, which the buffer
+//! never writes to again. Each frame is kept in a `MessageArena`: one slot per frame, named by a `MessageRef` (an index and
 //! a generation: 8 bytes, `Copy`, `'static`). The arena counts who holds
 //! each frame: the loop while it hands the frame out, then one holder per
 //! plugin still working on it. The last release frees the slot for a later
@@ -16,7 +18,7 @@ use std::num::NonZeroU32;
 use std::pin::pin;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes, BytesMut};
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -24,6 +26,13 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 /// The longest frame the loop accepts: a length read off the wire must not
 /// decide alone how much memory the loop allocates.
 const MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
+
+/// The length prefix: a `u32`, big-endian.
+const HEADER_LEN: usize = 4;
+
+/// The size of a new chunk of the receive buffer, when the one it reads into
+/// has no room left for the next frame.
+const READ_SIZE: usize = 8 * 1024;
 
 // ANCHOR: message_ref
 /// A handle to a message in a [`MessageArena`]: the slot it is in (`index`)
@@ -310,6 +319,9 @@ impl EventLoop {
         // frame's ref when it is done: it borrows nothing of the loop.
         let mut handlers = FuturesUnordered::new();
         let mut frames = 0;
+        // The connection's receive buffer, reused for every frame: each one
+        // is cut off its front.
+        let mut buf = BytesMut::new();
         let result = loop {
             // Back pressure: no new frame until one of the held ones is done.
             while self.arena.len() >= self.max_in_flight {
@@ -320,7 +332,7 @@ impl EventLoop {
             // read future lives across the loop, so a finished handler never
             // cancels a read halfway through.
             let read = {
-                let mut read = pin!(read_frame(&mut reader));
+                let mut read = pin!(read_frame(&mut reader, &mut buf));
                 loop {
                     tokio::select! {
                         biased;
@@ -362,24 +374,49 @@ impl EventLoop {
 }
 
 // ANCHOR: read_frame
-/// Reads one frame into memory of its own, which becomes the frame's `Bytes`
-/// without a copy. `None` if the input ends before a frame starts.
-async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R) -> io::Result<Option<Bytes>> {
-    let first = match reader.read_u8().await {
-        Ok(byte) => byte,
-        Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(error) => return Err(error),
-    };
-    let mut rest = [0; 3];
-    reader.read_exact(&mut rest).await?;
-    let len = u32::from_be_bytes([first, rest[0], rest[1], rest[2]]) as usize;
-    if len > MAX_FRAME_LEN {
-        let message = format!("a frame of {len} bytes is longer than {MAX_FRAME_LEN}");
-        return Err(io::Error::new(io::ErrorKind::InvalidData, message));
+/// Reads one frame from `reader` through `buf`, the connection's receive
+/// buffer, and cuts it off the front of `buf`: a `Bytes` view of the very
+/// memory the reader wrote it to, no copy. `None` if the input ends before a
+/// frame starts.
+///
+/// `buf` is reused from frame to frame. While plugins hold earlier frames,
+/// their views keep the memory behind them alive, so `buf` cannot take it
+/// back; it asks for a new chunk of [`READ_SIZE`] only when the frame it
+/// reads does not fit in the room it has left. Many frames share one
+/// allocation, freed when the last view of it is dropped.
+async fn read_frame<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut BytesMut,
+) -> io::Result<Option<Bytes>> {
+    loop {
+        // What the frame at the front of `buf` still needs to be whole.
+        let needed = match buf.get(..HEADER_LEN) {
+            Some(header) => {
+                let len = u32::from_be_bytes(header.try_into().expect("4 bytes")) as usize;
+                if len > MAX_FRAME_LEN {
+                    let message = format!("a frame of {len} bytes is longer than {MAX_FRAME_LEN}");
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, message));
+                }
+                if buf.len() >= HEADER_LEN + len {
+                    buf.advance(HEADER_LEN);
+                    return Ok(Some(buf.split_to(len).freeze()));
+                }
+                HEADER_LEN + len - buf.len()
+            }
+            None => HEADER_LEN - buf.len(),
+        };
+        if buf.capacity() - buf.len() < needed {
+            // A new chunk, with the partial frame moved into it: room for
+            // all of this frame, and for many small ones after it.
+            buf.reserve(needed.max(READ_SIZE));
+        }
+        // Straight into `buf`'s spare room, where the frame will stay.
+        if reader.read_buf(buf).await? == 0 {
+            return match buf.is_empty() {
+                true => Ok(None),
+                false => Err(io::ErrorKind::UnexpectedEof.into()),
+            };
+        }
     }
-    let mut frame = vec![0; len];
-    reader.read_exact(&mut frame).await?;
-    // `Bytes::from(Vec)` takes over the allocation the reader wrote into.
-    Ok(Some(Bytes::from(frame)))
 }
 // ANCHOR_END: read_frame

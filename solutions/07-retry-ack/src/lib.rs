@@ -385,20 +385,27 @@ impl DispatchLoop {
 
     // ANCHOR: step
     fn step(&mut self, step: Step) {
+        let (Step::Due(key) | Step::Tried(key, _)) = step;
+        // A step of a delivery that was given up (unplugged) in the instant
+        // its try or wait ended. An `abortable` future polled by this loop
+        // never gets here once aborted, but a try that ran to its end before
+        // its abort (on a task, say) would: applying it would release a
+        // hold for the second time, or retry to a plugin that is gone.
+        let Some(owed) = self.owed.get_mut(&key) else {
+            return;
+        };
         match step {
-            Step::Due(key) => {
-                let owed = self.owed.get_mut(&key).expect("a waiting delivery is owed");
+            Step::Due(_) => {
                 owed.tries += 1;
                 owed.step = start_try(&self.steps, &self.arena, key, owed.id, &owed.plugin);
             }
-            Step::Tried(key, Ok(())) => {
+            Step::Tried(_, Ok(())) => {
                 // The acknowledgement: this plugin lets go of the message. The
                 // last one to let go frees its slot.
                 self.owed.remove(&key);
                 self.arena.release(key.0);
             }
-            Step::Tried(key, Err(error)) => {
-                let owed = self.owed.get_mut(&key).expect("a running delivery is owed");
+            Step::Tried(_, Err(error)) => {
                 owed.last_error = Some(error);
                 if owed.tries >= self.policy.max_tries {
                     let letter = self.give_up(key, Reason::OutOfTries);

@@ -1,7 +1,9 @@
 //! A frame is the very bytes the connection wrote, from the read to the
 //! plugin: the arena keeps the `Bytes` it is given, not a copy, and the loop
-//! reads each frame into the memory its plugins will see.
+//! reads each frame into the memory its plugins will see: one receive
+//! buffer, reused, from which many frames are cut.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -82,5 +84,45 @@ async fn plugins_see_the_bytes_the_connection_wrote() {
     assert!(
         checked >= 50,
         "only {checked} frames arrived whole in one read: read a frame into room for all of it"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn frames_are_cut_from_one_reused_receive_buffer() {
+    // Small frames, one per read, each held by the plugin across an `.await`
+    // while the loop reads on.
+    const FRAMES: usize = 400;
+    let payloads: Vec<Vec<u8>> = (0..FRAMES)
+        .map(|n| format!("frame {n:>3}").into_bytes())
+        .collect();
+    let (reader, _probe) = ScriptedReader::new(wire(&payloads), Then::Eof);
+    let plugin = Recorder::new(|_| Duration::from_millis(1));
+    let mut event_loop = EventLoop::new(vec![plugin.clone() as Arc<dyn Plugin>], 8);
+
+    let read = within("the loop to finish", event_loop.run(reader))
+        .await
+        .expect("no read error was scripted");
+    assert_eq!(read, FRAMES as u64);
+
+    // Read into one buffer, frame n + 1 starts where the connection put it:
+    // right after frame n's last byte and its own 4-byte length (or right
+    // after frame n, if the lengths are read elsewhere). Frames of 9 bytes
+    // in allocations of their own are never that close: allocators round a
+    // block up to a multiple of 8 bytes at least (16, and a header, here).
+    let at: HashMap<Vec<u8>, usize> = plugin.addresses().into_iter().collect();
+    let mut shared = 0;
+    for pair in payloads.windows(2) {
+        let end = at[&pair[0]] + pair[0].len();
+        if at[&pair[1]].wrapping_sub(end) <= 4 {
+            shared += 1;
+        }
+    }
+    assert!(
+        shared >= (FRAMES - 1) * 9 / 10,
+        "only {shared} of {} frames follow the frame before them in memory: each frame \
+         was read into an allocation of its own (a `Vec` or a `BytesMut` per frame, or \
+         a buffer that makes a new chunk per frame while plugins hold the last one), \
+         instead of being cut (`split_to`, `freeze`) from one reused receive buffer",
+        FRAMES - 1
     );
 }

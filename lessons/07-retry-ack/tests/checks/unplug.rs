@@ -2,6 +2,9 @@
 //! still owes (a try running, a retry waiting) is dead-lettered at once,
 //! with its last error, and is never retried; a try that was running is
 //! dropped. The plugin is handed nothing more, and the other plugins go on.
+//! A try that ends in the very instant of the unplug ends its delivery
+//! once: acked, or dead-lettered, never both, and never applied after its
+//! delivery was given up.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -116,4 +119,105 @@ async fn unplugging_a_plugin_dead_letters_what_it_still_owed_and_hands_it_nothin
         "every message was acked by the plugin still plugged, and given up by \
          the others (their dead letters are dropped): no buffer may be held"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_try_that_ends_in_the_instant_of_its_unplug_is_settled_once() {
+    // In each round a plugin's try ends in the very instant the plugin is
+    // unplugged: the loop sees the try's end and the unplug together, in
+    // either order. Whichever it takes first, the delivery ends once; a try
+    // it gave up must not be applied after all. Even rounds ack, odd rounds
+    // fail. Which comes first varies from round to round.
+    const ROUNDS: u64 = 32;
+    const WORK: Duration = Duration::from_millis(10);
+    let (jitter, _) = recording_jitter(|ceiling, _| ceiling);
+    let (dispatcher, mut dead_letters) = Dispatcher::new(policy(3, 1_000, 2, 10_000), jitter);
+    // Holds every message well past the unplug: its hold must keep the
+    // buffer alive.
+    let steady = Scripted::new("steady", |_, _| Act::AckAfter(3 * WORK));
+    within("plug steady", dispatcher.plug(steady.clone()))
+        .await
+        .unwrap();
+    let live = Arc::new(AtomicUsize::new(0));
+    for round in 0..ROUNDS {
+        let name = format!("round {round}");
+        let acks = round % 2 == 0;
+        let outcome = if acks { "acked" } else { "failed" };
+        let plugin = Scripted::new(&name, move |_, _| {
+            if acks {
+                Act::AckAfter(WORK)
+            } else {
+                Act::FailAfter(WORK)
+            }
+        });
+        let running = Running { round, outcome };
+        running.ok(within("plug", dispatcher.plug(plugin.clone())).await);
+        let message = tracked(format!("message {round}").as_bytes(), &live);
+        let id = running.ok(within("send", dispatcher.send(message)).await);
+
+        tokio::time::sleep(WORK).await; // the try ends now
+        running.ok(within("unplug", dispatcher.unplug(&name)).await);
+
+        let letters: Vec<_> = queued(&mut dead_letters)
+            .into_iter()
+            .map(|l| (l.plugin, l.id, l.tries, l.reason))
+            .collect();
+        let once = vec![(name.clone(), id, 1, Reason::Unplugged)];
+        assert!(
+            letters == once || (acks && letters.is_empty()),
+            "round {round}: a try {outcome} as its plugin was unplugged; its delivery \
+             must end once: {}, got {letters:?}",
+            if acks {
+                "acked, or given up by the unplug"
+            } else {
+                "dead-lettered by the unplug"
+            }
+        );
+        assert_eq!(
+            running.ok(within("in_flight", dispatcher.in_flight()).await),
+            1,
+            "round {round}: steady still owes message {id}, so it is in flight"
+        );
+        assert_eq!(
+            live.load(Ordering::SeqCst),
+            1,
+            "round {round}: the buffer of message {id} was freed while steady still \
+             owed it: an ack applied after its delivery was given up released a hold \
+             twice"
+        );
+
+        tokio::time::sleep(2 * WORK).await; // steady acks
+        settle().await;
+        assert_eq!(steady.acks_of(id), 1);
+        assert_eq!(
+            running.ok(within("in_flight", dispatcher.in_flight()).await),
+            0,
+            "round {round}: message {id} was acked or given up by every plugin"
+        );
+        assert_eq!(
+            live.load(Ordering::SeqCst),
+            0,
+            "round {round}: freed at last"
+        );
+    }
+}
+
+/// The dispatcher must still answer after each round of
+/// [`a_try_that_ends_in_the_instant_of_its_unplug_is_settled_once`].
+struct Running {
+    round: u64,
+    outcome: &'static str,
+}
+
+impl Running {
+    fn ok<T>(&self, result: Result<T, lesson::ShutDown>) -> T {
+        result.unwrap_or_else(|_| {
+            panic!(
+                "round {}: the dispatcher has stopped (ShutDown) after a try {} in the \
+                 instant its plugin was unplugged: did the loop apply a step of a \
+                 delivery it had already given up?",
+                self.round, self.outcome
+            )
+        })
+    }
 }
