@@ -1,6 +1,9 @@
 //! The context owns its data: it outlives the request it was built from, and
 //! can be handed to another task, as GraphQL executors do with theirs.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use bytes::Bytes;
 use lesson::{Context, Request, UserDto, build_context};
 use lesson_support::{count_allocations, within};
@@ -72,4 +75,30 @@ fn a_context_and_its_request_leave_nothing_behind() {
             counted.bytes_current,
         );
     }
+}
+
+#[test]
+fn a_value_replaced_by_another_of_its_type_is_dropped_at_once() {
+    // A context can live as long as a request does, and a resolver may set
+    // a value many times: the one it replaces goes now, not with the context.
+    struct Tracked(Arc<AtomicUsize>);
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let mut context = Context::new();
+    for _ in 0..1_000 {
+        context.insert(Tracked(Arc::clone(&dropped)));
+    }
+
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        999,
+        "1,000 values of one type inserted in a context that is still alive: \
+         the 999 replaced ones must be dropped, not kept"
+    );
+    drop(context);
+    assert_eq!(dropped.load(Ordering::SeqCst), 1_000);
 }

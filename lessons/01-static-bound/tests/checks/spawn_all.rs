@@ -139,3 +139,19 @@ async fn a_panic_in_the_work_reaches_the_caller() {
     })
     .await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_work_function_may_borrow_what_the_caller_owns() {
+    // `'static` where a task needs it, and nowhere else: the tasks own the
+    // futures, but `work` itself is only called here, while the caller
+    // waits. A `work` that borrows the caller's `prefix` must be accepted.
+    let prefix = String::from("item ");
+    let work = |n: u32| {
+        let label = format!("{prefix}{n}");
+        async move { label }
+    };
+
+    let results = within("three labels", spawn_all(vec![1, 2, 3], work)).await;
+
+    assert_eq!(results, ["item 1", "item 2", "item 3"]);
+}
