@@ -179,3 +179,50 @@ async fn an_input_cut_short_is_an_error_after_the_frames_before_it() {
         );
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn frames_that_are_ready_come_in_large_reads() {
+    // 4,096 frames of 12 bytes (64 KiB with their lengths), all ready at
+    // once: every read is a system call on a real connection.
+    let payloads = vec![*b"twelve bytes"; 4096];
+    let input: Vec<u8> = wire(&payloads).concat();
+    let (reader, probe) = ScriptedReader::new([input.as_slice()], Then::Eof);
+    let plugin = Recorder::new(|_| Duration::ZERO);
+    let mut event_loop = EventLoop::new(vec![plugin as Arc<dyn Plugin>], 64);
+
+    let read = within("the loop to finish", event_loop.run(reader))
+        .await
+        .expect("no read error was scripted");
+
+    assert_eq!(read, payloads.len() as u64);
+    let reads = probe.written().len();
+    // At least 4 KiB a read on average.
+    let most = input.len() / 4096 + 1;
+    assert!(
+        reads <= most,
+        "{} KiB took {reads} reads: ask for at least 4 KiB a read, not the room \
+         one frame needs",
+        input.len() / 1024
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_frame_of_16_mib_is_read_and_one_byte_more_is_refused() {
+    const LIMIT: usize = 16 * 1024 * 1024;
+    // A frame of exactly the limit is a frame...
+    let (reader, _probe) = ScriptedReader::new(wire(&[vec![1_u8; LIMIT]]), Then::Eof);
+    let plugin = Recorder::new(|_| Duration::ZERO);
+    let mut event_loop = EventLoop::new(vec![plugin.clone() as Arc<dyn Plugin>], 1);
+    let read = within("a 16 MiB frame", event_loop.run(reader)).await;
+    assert_eq!(read.ok(), Some(1), "a frame of exactly 16 MiB is read");
+
+    // ...and a header announcing one byte more is an `InvalidData` error,
+    // found from the header: the bytes are never asked for.
+    let announced = u32::try_from(LIMIT + 1).unwrap().to_be_bytes();
+    let (reader, _probe) = ScriptedReader::new([&announced[..]], Then::Hang);
+    let mut event_loop = EventLoop::new(vec![plugin as Arc<dyn Plugin>], 1);
+    let error = within("an oversize header", event_loop.run(reader))
+        .await
+        .expect_err("a frame longer than 16 MiB is refused");
+    assert_eq!(error.kind(), ErrorKind::InvalidData, "{error}");
+}

@@ -148,6 +148,12 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
             }
         }
         prop_assert_eq!(arena.len(), model.live.len(), "len after {:?}", op);
+        prop_assert_eq!(
+            arena.is_empty(),
+            model.live.is_empty(),
+            "is_empty after {:?}",
+            op
+        );
         prop_assert!(
             arena.slot_count() <= model.peak,
             "{} slots, but at most {} messages were ever live at once: reuse free slots",
