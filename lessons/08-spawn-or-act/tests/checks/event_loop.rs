@@ -1,12 +1,15 @@
 //! One connection's loop reads frames and flushes them in batches on a
 //! timer: two jobs, one loop. A frame that arrives in pieces while the
 //! timer fires arrives whole; frames that arrive together leave together,
-//! at the next flush, without waiting for the connection to end.
+//! at the next flush, without waiting for the connection to end; frames
+//! that keep coming do not put the flush off. A slow receiver slows the
+//! loop down and loses nothing, and the frames read before the input ends
+//! or fails are sent on before the loop returns.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use lesson::run_connection;
+use lesson::{FrameError, run_connection};
 use lesson_support::within;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
@@ -148,4 +151,169 @@ async fn frames_that_arrive_together_leave_together_at_the_next_flush() {
             .is_none(),
         "a batch after the end"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn frames_that_keep_coming_do_not_put_the_flush_off() {
+    const FLUSH_EVERY: Duration = Duration::from_millis(10);
+    const GAP: Duration = Duration::from_millis(5);
+    const FRAMES: usize = 12;
+    let (mut peer, connection) = tokio::io::duplex(1024);
+    let (sender, mut batches) = mpsc::channel::<Vec<Bytes>>(64);
+    // A frame every 5 ms, more often than the flush: each one is sent on by
+    // the first flush after it came.
+    let write = async move {
+        let mut written = Vec::new();
+        for n in 0..FRAMES {
+            peer.write_all(&encode(&[format!("frame {n}")]))
+                .await
+                .unwrap();
+            written.push(Instant::now());
+            sleep(GAP).await;
+        }
+        written // dropping `peer` ends the input
+    };
+    let receive = async move {
+        let mut arrived = Vec::new();
+        while let Some(batch) = batches.recv().await {
+            arrived.extend(texts(&batch).into_iter().map(|text| (text, Instant::now())));
+        }
+        arrived
+    };
+
+    let (ended, written, arrived) = within(
+        "the loop, over a connection that sends a frame every 5 ms",
+        async {
+            tokio::join!(
+                run_connection(connection, FLUSH_EVERY, sender),
+                write,
+                receive
+            )
+        },
+    )
+    .await;
+
+    let expected: Vec<String> = (0..FRAMES).map(|n| format!("frame {n}")).collect();
+    let got: Vec<&String> = arrived.iter().map(|(text, _)| text).collect();
+    assert_eq!(
+        got,
+        expected.iter().collect::<Vec<_>>(),
+        "the frames that arrived"
+    );
+    assert!(
+        ended.is_ok(),
+        "the input ended cleanly, and the loop says {ended:?}"
+    );
+    for (n, ((_, at), sent)) in arrived.iter().zip(&written).enumerate() {
+        let waited = at.duration_since(*sent);
+        assert!(
+            waited <= FLUSH_EVERY,
+            "frame {n} was sent on {waited:?} after it came, and the flush is every \
+             {FLUSH_EVERY:?}: while frames keep coming (one every {GAP:?}) the flush is \
+             put off. Is the timer made anew on every turn of the loop, so that every \
+             frame starts it again?"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_receiver_slows_the_loop_down_and_loses_no_frame() {
+    const FRAMES: usize = 40;
+    let (mut peer, connection) = tokio::io::duplex(4096);
+    // Room for one batch, and a receiver that takes 10 ms over each: the
+    // loop, flushing every 2 ms, is often ahead of it.
+    let (sender, mut batches) = mpsc::channel::<Vec<Bytes>>(1);
+    let write = async move {
+        for n in 0..FRAMES {
+            peer.write_all(&encode(&[format!("frame {n}")]))
+                .await
+                .unwrap();
+            sleep(Duration::from_millis(1)).await;
+        }
+    };
+    let receive = async move {
+        let mut frames = Vec::new();
+        while let Some(batch) = batches.recv().await {
+            frames.extend(texts(&batch));
+            sleep(Duration::from_millis(10)).await;
+        }
+        frames
+    };
+
+    let (ended, (), got) = within(
+        "the loop, with a receiver that takes 10 ms over each batch",
+        async {
+            tokio::join!(
+                run_connection(connection, Duration::from_millis(2), sender),
+                write,
+                receive
+            )
+        },
+    )
+    .await;
+
+    let expected: Vec<String> = (0..FRAMES).map(|n| format!("frame {n}")).collect();
+    let missing: Vec<&String> = expected
+        .iter()
+        .filter(|frame| !got.contains(frame))
+        .collect();
+    assert!(
+        got == expected,
+        "{} of {FRAMES} frames arrived with a receiver slower than the flush; missing: \
+         {missing:?}. A batch the channel has no room for is dropped (try_send?) \
+         instead of waited for, or the last one is not sent when the input ends",
+        got.len()
+    );
+    assert!(
+        ended.is_ok(),
+        "the input ended cleanly, and the loop says {ended:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_frames_read_before_the_input_ends_or_fails_are_sent_on() {
+    // A flush far away: the frames can only leave with the end of the input.
+    const FLUSH_EVERY: Duration = Duration::from_secs(1);
+    let payloads = ["one", "two", "three"];
+    for fails in [false, true] {
+        let mut wire = encode(&payloads);
+        let how = if fails {
+            // A length beyond any frame limit: the input fails here.
+            wire.extend_from_slice(&u32::MAX.to_be_bytes());
+            "then a frame too long"
+        } else {
+            "then the end of the input"
+        };
+        let (mut peer, connection) = tokio::io::duplex(1024);
+        let (sender, batches) = mpsc::channel(64);
+        within("a write", peer.write_all(&wire)).await.unwrap();
+        drop(peer);
+
+        let (ended, batches) = within("the loop, over three frames", async {
+            tokio::join!(
+                run_connection(connection, FLUSH_EVERY, sender),
+                collect(batches)
+            )
+        })
+        .await;
+
+        let frames: Vec<Bytes> = batches.into_iter().flatten().collect();
+        assert_eq!(
+            texts(&frames),
+            payloads,
+            "three frames {how}: the frames read before that are sent on before the \
+             loop returns, and it returned {ended:?}"
+        );
+        if fails {
+            assert!(
+                matches!(ended, Err(FrameError::TooLong { .. })),
+                "three frames {how}, and the loop says {ended:?}"
+            );
+        } else {
+            assert!(
+                ended.is_ok(),
+                "three frames {how}, and the loop says {ended:?}"
+            );
+        }
+    }
 }

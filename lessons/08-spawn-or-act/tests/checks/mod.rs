@@ -58,6 +58,11 @@ impl Gauge {
         self.0.taken.load(SeqCst) - self.0.started.load(SeqCst)
     }
 
+    /// Requests whose work is done.
+    fn finished(&self) -> usize {
+        self.0.finished.load(SeqCst)
+    }
+
     fn max_in_flight(&self) -> usize {
         self.0.max_in_flight.load(SeqCst)
     }

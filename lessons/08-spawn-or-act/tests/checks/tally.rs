@@ -1,7 +1,9 @@
 //! The tally is long-lived state with back pressure: a caller faster than
-//! the tally waits for it instead of piling commands up in memory, and the
-//! tally lives as long as a handle to it does, and no longer.
+//! the tally waits for it instead of piling commands up in memory, no more
+//! than the mailbox's capacity of commands wait for it, and the tally lives
+//! as long as a handle to it does, and no longer.
 
+use futures::FutureExt;
 use lesson::Tally;
 use lesson_support::{alive_tasks, count_allocations, paused_runtime, settle, within};
 
@@ -34,6 +36,34 @@ fn a_caller_faster_than_the_tally_waits_for_it() {
          making the caller wait",
         counted.bytes_max
     );
+}
+
+#[test]
+fn no_more_commands_than_the_mailbox_holds_wait_for_the_tally() {
+    const CAPACITY: usize = 4;
+    const TRIES: u64 = 64;
+    let runtime = paused_runtime();
+    let inside = runtime.enter();
+    let tally = Tally::new(CAPACITY);
+    // Nothing runs the runtime (no `block_on`): a task the tally started
+    // cannot take a command from its mailbox. Each add is polled once.
+    let mut returned = 0;
+    while returned < TRIES && tally.add(0, 1).now_or_never().is_some() {
+        returned += 1;
+    }
+    // An add that returned is counted already, or it waits to be.
+    let counted = tally.total(0).now_or_never().unwrap_or(0);
+    let waiting = returned - counted;
+    assert!(
+        waiting <= CAPACITY as u64,
+        "{returned} adds returned while the tally could not run, and {waiting} of \
+         them wait to be counted; the mailbox holds {CAPACITY}: is the mailbox's \
+         size the capacity given to `Tally::new`?"
+    );
+    drop(inside);
+
+    let total = runtime.block_on(within("a total", tally.total(0)));
+    assert_eq!(total, returned, "every add that returned is counted");
 }
 
 #[tokio::test(start_paused = true)]
