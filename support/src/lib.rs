@@ -60,6 +60,26 @@ pub fn panic_on_purpose(message: String) -> ! {
     std::panic::resume_unwind(Box::new(message))
 }
 
+/// How many panics have started on this thread since the process began
+/// counting (the first call of this function, on any thread): a `panic!`,
+/// a failed `expect`, a `select!` whose branches are all disabled. A panic
+/// in a task spawned on a current-thread runtime happens on the check's
+/// thread, so a check sees the panics of the code under test that tokio
+/// would otherwise only print. Panics raised with [`panic_on_purpose`] skip
+/// the hook, and are not counted.
+pub fn panics_on_this_thread() -> usize {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    thread_local!(static PANICS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) });
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS.with(|panics| panics.set(panics.get() + 1));
+            previous(info);
+        }));
+    });
+    PANICS.with(std::cell::Cell::get)
+}
+
 /// Tasks that have been spawned on the current runtime and not yet finished.
 pub fn alive_tasks() -> usize {
     tokio::runtime::Handle::current()

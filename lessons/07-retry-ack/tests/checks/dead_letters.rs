@@ -87,6 +87,15 @@ async fn the_dead_letter_carries_the_last_error_and_the_message() {
         "the letter carries the error of the last try, the one that made the \
          dispatcher give up"
     );
+    // What an operator reads in the log says what went wrong.
+    let said = last_error
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    assert!(
+        said.contains("try 3 of message"),
+        "the last error displays as {said:?}"
+    );
     assert_eq!(payload, &sent, "the letter carries the message");
     assert_eq!(
         payload.as_ptr(),

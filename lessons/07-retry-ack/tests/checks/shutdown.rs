@@ -287,3 +287,36 @@ async fn a_send_after_shutdown_is_refused_at_once_with_a_clear_error() {
     );
     assert_eq!(asked.elapsed(), Duration::ZERO);
 }
+
+#[tokio::test(start_paused = true)]
+async fn dropping_every_handle_ends_the_loop_quietly() {
+    let panics_before = lesson_support::panics_on_this_thread();
+    let tasks_before = lesson_support::alive_tasks();
+    let (jitter, _) = recording_jitter(|ceiling, _| ceiling / 2);
+    let (dispatcher, mut dead_letters) = Dispatcher::new(policy(2, 4, 2, 16), jitter);
+    let plugin = Scripted::new("alpha", |_, _| Act::AckAfter(Duration::from_millis(1)));
+    within("plug", dispatcher.plug(plugin.clone()))
+        .await
+        .unwrap();
+    within("send", dispatcher.send(payload(1))).await.unwrap();
+    settle().await;
+
+    // No shutdown: the last handle goes, with nothing owed. The loop ends,
+    // and its dead-letter queue with it, without a panic.
+    drop(dispatcher);
+    let letters = all_letters(&mut dead_letters).await;
+    settle().await;
+
+    assert!(letters.is_empty(), "nothing failed: {letters:?}");
+    assert_eq!(
+        lesson_support::alive_tasks(),
+        tasks_before,
+        "the dispatcher's loop is still running after its last handle was dropped"
+    );
+    assert_eq!(
+        lesson_support::panics_on_this_thread() - panics_before,
+        0,
+        "the dispatcher's loop panicked when its last handle was dropped (a `select!` \
+         whose branches were all disabled?): it must end on its own"
+    );
+}
