@@ -41,11 +41,22 @@ async fn every_plugin_gets_a_view_of_the_same_bytes_not_a_copy() {
     }
 }
 
-/// Fails the first try of every message whose client number is odd...
+/// How the first try of every fifth message fails.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// The handler's future returns an error.
+    Error,
+    /// The handler's future panics.
+    Panic,
+    /// `handle` itself panics, before it returns a future.
+    PanicBeforeFuture,
+}
+
+/// Fails the first try of every fifth message, as `failure` says.
 struct Flaky {
     tries: Mutex<HashMap<u64, u32>>,
     acked: Arc<Mutex<Vec<u64>>>,
-    panics: bool,
+    failure: Failure,
 }
 
 impl Plugin for Flaky {
@@ -54,17 +65,23 @@ impl Plugin for Flaky {
     }
 
     fn handle(&self, message: Message) -> BoxFuture<'_, Result<(), HandlerError>> {
+        let try_no = {
+            let mut tries = self.tries.lock().unwrap();
+            let count = tries.entry(message.id).or_default();
+            *count += 1;
+            *count
+        };
+        let fails = message.id.is_multiple_of(5) && try_no == 1;
+        if fails && self.failure == Failure::PanicBeforeFuture {
+            lesson_support::panic_on_purpose(format!(
+                "plugin bug on message {}, before its future",
+                message.id
+            ));
+        }
         Box::pin(async move {
-            let try_no = {
-                let mut tries = self.tries.lock().unwrap();
-                let count = tries.entry(message.id).or_default();
-                *count += 1;
-                *count
-            };
-            // ...every fifth message: its first try fails.
-            if message.id.is_multiple_of(5) && try_no == 1 {
+            if fails {
                 tokio::task::yield_now().await;
-                if self.panics {
+                if self.failure == Failure::Panic {
                     lesson_support::panic_on_purpose(format!(
                         "plugin bug on message {}",
                         message.id
@@ -79,14 +96,14 @@ impl Plugin for Flaky {
 }
 
 /// `count` messages through a plugin whose first try of every fifth one
-/// fails (or panics).
-async fn retried(panics: bool, count: u32) {
+/// fails as `failure` says.
+async fn retried(failure: Failure, count: u32) {
     let pipeline = start(config()).await;
     let acked = Arc::new(Mutex::new(Vec::new()));
     let flaky = Flaky {
         tries: Mutex::default(),
         acked: Arc::clone(&acked),
-        panics,
+        failure,
     };
     pipeline.plug(flaky).await;
     let mut stream = subscribe(&pipeline).await;
@@ -116,12 +133,19 @@ async fn retried(panics: bool, count: u32) {
 
 #[tokio::test]
 async fn a_failed_try_is_retried_and_nothing_is_lost() {
-    retried(false, 200).await;
+    retried(Failure::Error, 200).await;
 }
 
 #[tokio::test]
 async fn a_panicking_handler_is_a_failed_try_not_a_dead_pipeline() {
-    retried(true, 200).await;
+    retried(Failure::Panic, 200).await;
+}
+
+// The trait promises that a panic asks for a retry, wherever in the
+// handler it happens: `handle` may do work before it returns its future.
+#[tokio::test]
+async fn a_handler_that_panics_before_returning_its_future_is_a_failed_try_too() {
+    retried(Failure::PanicBeforeFuture, 50).await;
 }
 
 /// Refuses every message from client 9.
