@@ -123,6 +123,10 @@ pub struct Config {
     pub ingest_addr: SocketAddr,
     /// Where gRPC subscribers connect.
     pub feed_addr: SocketAddr,
+    /// Connections served at once. Past it, the next connections wait in
+    /// the listener's backlog (the kernel completes their handshakes and
+    /// keeps what they send) until one being served ends.
+    pub max_connections: usize,
     /// A frame announcing more bytes than this closes its connection.
     pub max_frame_length: usize,
     /// Frames taken off the connections that may wait for the loop.
@@ -140,6 +144,7 @@ impl Default for Config {
         Config {
             ingest_addr: loopback,
             feed_addr: loopback,
+            max_connections: 256,
             max_frame_length: 64 * 1024,
             ingest_capacity: 256,
             mailbox_capacity: 64,
@@ -251,6 +256,7 @@ impl Pipeline {
             ingest_listener,
             ingest_tx,
             config.max_frame_length,
+            config.max_connections,
             counters,
         ));
 

@@ -1,13 +1,14 @@
 //! A connection that sends something wrong is closed, with a clear error,
 //! and only that connection: the others, and the ones that come later, are
 //! not disturbed, and the frames it sent before the bad one are not lost. A
-//! connection that sends nothing holds up nobody.
+//! connection that sends nothing holds up nobody. Past the limit,
+//! connections wait their turn, and lose nothing.
 
 use tokio::io::AsyncWriteExt;
 
 use super::{
-    assert_complete_and_in_order, closed_by_server, config, connect_ingest, frame, receive,
-    send_frames, start, subscribe, until, wire, within_real,
+    assert_complete_and_in_order, closed_by_server, config, connect_ingest, frame, origin, quiet,
+    receive, send_frames, start, subscribe, until, wire, within_real,
 };
 
 #[tokio::test]
@@ -110,4 +111,96 @@ async fn a_silent_connection_holds_up_no_other() {
     silent.write_all(&[0; 14]).await.unwrap();
     let snapshots = receive(&mut stream, 1).await;
     assert_eq!(snapshots[0].payload.len(), 16, "the frame it finished");
+}
+
+/// How a client whose turn came ends its connection: each way must give
+/// its turn back.
+fn hang_up(client: u32) -> Vec<u8> {
+    match client % 3 {
+        // Closes its side after its frame.
+        0 => Vec::new(),
+        // A frame announcing 1 GiB: closed by the pipeline, with an error.
+        1 => (1u32 << 30).to_be_bytes().to_vec(),
+        // Cut 90 bytes into a frame: closed, with an error.
+        _ => {
+            let mut bytes = 100u32.to_be_bytes().to_vec();
+            bytes.extend_from_slice(&[7; 10]);
+            bytes
+        }
+    }
+}
+
+#[tokio::test]
+async fn connections_past_the_limit_wait_their_turn_and_lose_nothing() {
+    const LIMIT: usize = 4;
+    const CLIENTS: u32 = 10 * LIMIT as u32;
+    let mut config = config();
+    config.max_connections = LIMIT;
+    config.max_frame_length = 1024;
+    let pipeline = start(config).await;
+    let mut stream = subscribe(&pipeline).await;
+
+    // Ten times the limit, at once: each sends one frame and stays open.
+    let mut clients = Vec::new();
+    for client in 0..CLIENTS {
+        let mut socket = connect_ingest(&pipeline).await;
+        socket
+            .write_all(&wire([frame(client, 0, 40)]))
+            .await
+            .unwrap();
+        clients.push(Some(socket));
+    }
+
+    let mut snapshots = Vec::new();
+    let mut closed = 0;
+    for round in 0.. {
+        // The clients being served send their frame; the others wait.
+        let due = LIMIT.min(CLIENTS as usize - snapshots.len());
+        let served = receive(&mut stream, due).await;
+        if round == 0 || round == 3 {
+            // Nothing else moves: no other client is read meanwhile.
+            let held = quiet(&pipeline).await;
+            assert_eq!(
+                held.published,
+                (closed + LIMIT) as u64,
+                "{} frames published from {CLIENTS} clients that each sent one and stayed open, \
+                 {closed} of them closed since: with a limit of {LIMIT}, only {LIMIT} may be read \
+                 at a time",
+                held.published
+            );
+            assert!(
+                held.connections <= (closed + LIMIT + 1) as u64,
+                "{} connections accepted, {closed} of them closed since, with a limit of \
+                 {LIMIT}: a connection waiting for its turn is not accepted (its socket and its \
+                 task are the cost the limit is there to bound)",
+                held.connections
+            );
+        }
+        // Those clients hang up, each its own way; that gives their turns
+        // to the next ones.
+        for snapshot in &served {
+            let (client, _) = origin(&snapshot.payload);
+            let mut socket = clients[client as usize]
+                .take()
+                .expect("one frame per client");
+            // The pipeline may close a bad connection first: no matter.
+            let _ = socket.write_all(&hang_up(client)).await;
+            let _ = socket.shutdown().await;
+            closed += 1;
+        }
+        snapshots.extend(served);
+        if snapshots.len() == CLIENTS as usize {
+            break;
+        }
+    }
+    let sent: Vec<_> = (0..CLIENTS).map(|client| (client, 1)).collect();
+    assert_complete_and_in_order(&snapshots, &sent);
+
+    let errors = (0..CLIENTS).filter(|client| client % 3 != 0).count();
+    let summary = until(&pipeline, "every bad connection to be reported", |s| {
+        s.connection_errors.len() >= errors
+    })
+    .await;
+    assert_eq!(summary.connections, u64::from(CLIENTS));
+    assert_eq!(summary.connection_errors.len(), errors);
 }

@@ -23,7 +23,7 @@ fn no_shortcut_fakes_static() {
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use lesson::{
@@ -235,6 +235,31 @@ async fn until(pipeline: &Pipeline, what: &str, done: impl Fn(&Summary) -> bool)
                 return summary;
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await
+}
+
+/// How long nothing may change for the pipeline to count as quiet. A
+/// wrong design that has work ready (a client waiting in the backlog, a
+/// frame in a queue) does it in well under a millisecond.
+const QUIET: Duration = Duration::from_millis(50);
+
+/// Waits until the pipeline's summary has not changed for [`QUIET`], and
+/// returns it: what the pipeline does when it is left alone.
+async fn quiet(pipeline: &Pipeline) -> Summary {
+    within_real("the pipeline to go quiet", async {
+        let mut last = pipeline.summary().await;
+        let mut since = Instant::now();
+        loop {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            let now = pipeline.summary().await;
+            if now != last {
+                last = now;
+                since = Instant::now();
+            } else if since.elapsed() >= QUIET {
+                return now;
+            }
         }
     })
     .await
