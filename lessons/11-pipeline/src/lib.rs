@@ -263,10 +263,14 @@ impl Pipeline {
 
         let feed = feed::PipelineFeed::new(subscriptions, config.subscriber_capacity);
         let (stop, stopped) = oneshot::channel::<()>();
+        // TCP_NODELAY: a snapshot goes out as soon as it is written. With
+        // Nagle's algorithm, a small write waits while an earlier one is not
+        // acknowledged yet, and the client delays its ACKs (40 ms on Linux).
+        let feed_incoming = TcpIncoming::from(feed_listener).with_nodelay(Some(true));
         let server = tokio::spawn(async move {
             let serve = Server::builder().serve_with_incoming_shutdown(
                 feed.into_server(),
-                TcpIncoming::from(feed_listener),
+                feed_incoming,
                 async {
                     let _ = stopped.await;
                 },

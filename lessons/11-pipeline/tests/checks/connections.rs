@@ -7,8 +7,8 @@
 use tokio::io::AsyncWriteExt;
 
 use super::{
-    assert_complete_and_in_order, closed_by_server, config, connect_ingest, frame, origin, quiet,
-    receive, send_frames, start, subscribe, until, wire, within_real,
+    Look, assert_complete_and_in_order, closed_by_server, config, connect_ingest, frame, origin,
+    quiet, receive, send_frames, start, subscribe, until, watched, wire,
 };
 
 #[tokio::test]
@@ -30,7 +30,8 @@ async fn an_oversize_frame_closes_only_its_connection_with_a_clear_error() {
     bytes.extend_from_slice(&(1u32 << 30).to_be_bytes()); // 1 GiB announced
     bytes.extend_from_slice(&[0; 100]);
     bad.write_all(&bytes).await.unwrap();
-    within_real(
+    watched(
+        Look::Pipeline(&pipeline),
         "the bad connection to be closed",
         closed_by_server(&mut bad),
     )
@@ -43,10 +44,14 @@ async fn an_oversize_frame_closes_only_its_connection_with_a_clear_error() {
     // A connection after the bad one is accepted as usual.
     let later = send_frames(&pipeline, 3, 20, 100);
 
-    let snapshots = receive(&mut stream, 100 + 3 + 20).await;
-    within_real("the later client to finish", later)
-        .await
-        .unwrap();
+    let snapshots = receive(&pipeline, &mut stream, 100 + 3 + 20).await;
+    watched(
+        Look::Pipeline(&pipeline),
+        "the later client to finish",
+        later,
+    )
+    .await
+    .unwrap();
     assert_complete_and_in_order(&snapshots, &[(1, 100), (2, 3), (3, 20)]);
 
     let summary = until(&pipeline, "the error to be reported", |s| {
@@ -73,13 +78,14 @@ async fn a_connection_that_ends_inside_a_frame_is_reported_and_its_frames_before
     bytes.extend_from_slice(&[9; 30]); // 70 bytes short
     cut.write_all(&bytes).await.unwrap();
     cut.shutdown().await.unwrap();
-    within_real(
+    watched(
+        Look::Pipeline(&pipeline),
         "the cut connection to be closed",
         closed_by_server(&mut cut),
     )
     .await;
 
-    let snapshots = receive(&mut stream, 5).await;
+    let snapshots = receive(&pipeline, &mut stream, 5).await;
     assert_complete_and_in_order(&snapshots, &[(4, 5)]);
     let summary = until(&pipeline, "the error to be reported", |s| {
         !s.connection_errors.is_empty()
@@ -103,13 +109,15 @@ async fn a_silent_connection_holds_up_no_other() {
     silent.write_all(&[0, 0, 0, 16, 1, 2]).await.unwrap();
 
     let talker = send_frames(&pipeline, 5, 200, 50);
-    let snapshots = receive(&mut stream, 200).await;
+    let snapshots = receive(&pipeline, &mut stream, 200).await;
     assert_complete_and_in_order(&snapshots, &[(5, 200)]);
-    within_real("the talker to finish", talker).await.unwrap();
+    watched(Look::Pipeline(&pipeline), "the talker to finish", talker)
+        .await
+        .unwrap();
 
     // The silent one was never closed for being slow: it can still finish.
     silent.write_all(&[0; 14]).await.unwrap();
-    let snapshots = receive(&mut stream, 1).await;
+    let snapshots = receive(&pipeline, &mut stream, 1).await;
     assert_eq!(snapshots[0].payload.len(), 16, "the frame it finished");
 }
 
@@ -156,8 +164,8 @@ async fn connections_past_the_limit_wait_their_turn_and_lose_nothing() {
     for round in 0.. {
         // The clients being served send their frame; the others wait.
         let due = LIMIT.min(CLIENTS as usize - snapshots.len());
-        let served = receive(&mut stream, due).await;
-        if round == 0 || round == 3 {
+        let served = receive(&pipeline, &mut stream, due).await;
+        if round == 0 {
             // Nothing else moves: no other client is read meanwhile.
             let held = quiet(&pipeline).await;
             assert_eq!(

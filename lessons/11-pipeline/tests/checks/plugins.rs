@@ -10,8 +10,8 @@ use futures::future::BoxFuture;
 use lesson::{HandlerError, Message, Plugin, Reason};
 
 use super::{
-    Gated, Recorder, assert_complete_and_in_order, config, ids, receive, send_frames, start,
-    subscribe, until, within_real,
+    Gated, Look, Recorder, assert_complete_and_in_order, config, ids, receive, send_frames, start,
+    subscribe, until, watched,
 };
 
 #[tokio::test]
@@ -23,8 +23,10 @@ async fn every_plugin_gets_a_view_of_the_same_bytes_not_a_copy() {
     pipeline.plug(two).await;
     let mut stream = subscribe(&pipeline).await;
     let client = send_frames(&pipeline, 0, 300, 256);
-    receive(&mut stream, 300).await;
-    within_real("the client to finish", client).await.unwrap();
+    receive(&pipeline, &mut stream, 300).await;
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
 
     let one = seen_one.lock().unwrap();
     let two = seen_two.lock().unwrap();
@@ -108,8 +110,10 @@ async fn retried(failure: Failure, count: u32) {
     pipeline.plug(flaky).await;
     let mut stream = subscribe(&pipeline).await;
     let client = send_frames(&pipeline, 1, count, 16);
-    let snapshots = receive(&mut stream, count as usize).await;
-    within_real("the client to finish", client).await.unwrap();
+    let snapshots = receive(&pipeline, &mut stream, count as usize).await;
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
     assert_complete_and_in_order(&snapshots, &[(1, count)]);
 
     let acked = acked.lock().unwrap().clone();
@@ -133,19 +137,19 @@ async fn retried(failure: Failure, count: u32) {
 
 #[tokio::test]
 async fn a_failed_try_is_retried_and_nothing_is_lost() {
-    retried(Failure::Error, 200).await;
+    retried(Failure::Error, 25).await;
 }
 
 #[tokio::test]
 async fn a_panicking_handler_is_a_failed_try_not_a_dead_pipeline() {
-    retried(Failure::Panic, 200).await;
+    retried(Failure::Panic, 25).await;
 }
 
 // The trait promises that a panic asks for a retry, wherever in the
 // handler it happens: `handle` may do work before it returns its future.
 #[tokio::test]
 async fn a_handler_that_panics_before_returning_its_future_is_a_failed_try_too() {
-    retried(Failure::PanicBeforeFuture, 50).await;
+    retried(Failure::PanicBeforeFuture, 25).await;
 }
 
 /// Refuses every message from client 9.
@@ -172,16 +176,18 @@ async fn a_message_out_of_tries_is_dead_lettered_and_still_published() {
     let pipeline = start(config()).await;
     pipeline.plug(Picky).await;
     let mut stream = subscribe(&pipeline).await;
-    let good = send_frames(&pipeline, 8, 30, 20);
-    let bad = send_frames(&pipeline, 9, 10, 20);
-    let snapshots = receive(&mut stream, 40).await;
+    let good = send_frames(&pipeline, 8, 20, 20);
+    let bad = send_frames(&pipeline, 9, 4, 20);
+    let snapshots = receive(&pipeline, &mut stream, 24).await;
     for client in [good, bad] {
-        within_real("the clients to finish", client).await.unwrap();
+        watched(Look::Pipeline(&pipeline), "the clients to finish", client)
+            .await
+            .unwrap();
     }
-    assert_complete_and_in_order(&snapshots, &[(8, 30), (9, 10)]);
+    assert_complete_and_in_order(&snapshots, &[(8, 20), (9, 4)]);
 
     let summary = pipeline.summary().await;
-    assert_eq!(summary.dead_letters.len(), 10, "{:?}", summary.dead_letters);
+    assert_eq!(summary.dead_letters.len(), 4, "{:?}", summary.dead_letters);
     for letter in &summary.dead_letters {
         assert_eq!(letter.plugin, "picky");
         assert_eq!(
@@ -197,7 +203,7 @@ async fn a_message_out_of_tries_is_dead_lettered_and_still_published() {
             }
         );
     }
-    assert_eq!(summary.retries, 20, "two retries each");
+    assert_eq!(summary.retries, 8, "two retries each");
 }
 
 #[tokio::test]
@@ -224,8 +230,10 @@ async fn a_plugin_unplugged_mid_run_loses_nothing() {
     assert_eq!(pipeline.unplug("stuck").await, 0, "gone already");
 
     // Everything goes on, without it.
-    let snapshots = receive(&mut stream, FRAMES as usize).await;
-    within_real("the client to finish", client).await.unwrap();
+    let snapshots = receive(&pipeline, &mut stream, FRAMES as usize).await;
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
     assert_complete_and_in_order(&snapshots, &[(2, FRAMES)]);
     assert_eq!(ids(&audited).len(), FRAMES as usize, "audit saw everything");
 

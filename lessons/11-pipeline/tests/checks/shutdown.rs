@@ -2,8 +2,8 @@
 //! stream cleanly, and closes the doors.
 
 use super::{
-    Gated, assert_complete_and_in_order, closed_by_server, config, connect_ingest, receive,
-    send_frames, start, subscribe, until, within_real,
+    Gated, Look, assert_complete_and_in_order, closed_by_server, config, connect_ingest, receive,
+    send_frames, start, subscribe, until, watched,
 };
 
 #[tokio::test]
@@ -16,7 +16,9 @@ async fn shutdown_finishes_every_frame_taken_and_ends_the_streams() {
     pipeline.plug(slow).await;
     let mut stream = subscribe(&pipeline).await;
     let client = send_frames(&pipeline, 1, FRAMES, 40);
-    within_real("the client to finish", client).await.unwrap();
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
     until(&pipeline, "every frame to be taken", |s| {
         s.frames_in == u64::from(FRAMES)
     })
@@ -26,7 +28,9 @@ async fn shutdown_finishes_every_frame_taken_and_ends_the_streams() {
     let shutdown = tokio::spawn(pipeline.shutdown());
     tokio::task::yield_now().await;
     gate.add_permits(FRAMES as usize);
-    let summary = within_real("the shutdown to finish", shutdown)
+    // The pipeline is the shutdown's now: what moves is what the plugin
+    // handles.
+    let summary = watched(Look::Handled(&handled), "the shutdown to finish", shutdown)
         .await
         .expect("shutdown does not panic");
 
@@ -37,9 +41,9 @@ async fn shutdown_finishes_every_frame_taken_and_ends_the_streams() {
         "every frame taken is finished"
     );
     assert_eq!(handled.lock().unwrap().len(), FRAMES as usize);
-    let snapshots = receive(&mut stream, FRAMES as usize).await;
+    let snapshots = receive(Look::Nothing, &mut stream, FRAMES as usize).await;
     assert_complete_and_in_order(&snapshots, &[(1, FRAMES)]);
-    let end = within_real("the stream to end", stream.message()).await;
+    let end = watched(Look::Nothing, "the stream to end", stream.message()).await;
     assert!(
         matches!(end, Ok(None)),
         "after a shutdown the stream ends cleanly, after the last frame: {end:?}"
@@ -53,12 +57,16 @@ async fn shutdown_closes_the_connections_and_the_ports() {
     let mut stream = subscribe(&pipeline).await;
     let mut open = connect_ingest(&pipeline).await;
     let client = send_frames(&pipeline, 2, 10, 16);
-    receive(&mut stream, 10).await;
-    within_real("the client to finish", client).await.unwrap();
+    receive(&pipeline, &mut stream, 10).await;
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
 
-    let summary = within_real("the shutdown", pipeline.shutdown()).await;
+    // Nothing is left to do: a shutdown that does not end has stopped.
+    let summary = watched(Look::Nothing, "the shutdown", pipeline.shutdown()).await;
     assert_eq!(summary.published, 10);
-    within_real(
+    watched(
+        Look::Nothing,
         "the open connection to be closed",
         closed_by_server(&mut open),
     )
@@ -68,6 +76,6 @@ async fn shutdown_closes_the_connections_and_the_ports() {
         refused.is_err(),
         "after a shutdown the ingest port takes no connection"
     );
-    let end = within_real("the stream to end", stream.message()).await;
+    let end = watched(Look::Nothing, "the stream to end", stream.message()).await;
     assert!(matches!(end, Ok(None)), "{end:?}");
 }
