@@ -3,8 +3,8 @@
 //! bounded number of frames it cannot pass on, and loses none.
 
 use super::{
-    Gated, Look, STREAM_WINDOW, assert_complete_and_in_order, config, quiet, receive, send_frames,
-    start, subscribe, subscribe_with_small_window, until, watched,
+    Gated, Look, STREAM_WINDOW, assert_complete_and_in_order, config, plug, quiet, receive,
+    send_frames, start, subscribe, subscribe_with_small_window, until, watched,
 };
 
 #[tokio::test]
@@ -17,7 +17,7 @@ async fn a_stuck_plugin_stops_the_pipeline_reading_its_sockets() {
     config.mailbox_capacity = MAILBOX;
     let pipeline = start(config).await;
     let (stuck, gate, _) = Gated::new("stuck");
-    pipeline.plug(stuck).await;
+    plug(&pipeline, stuck).await;
     let mut stream = subscribe(&pipeline).await;
     // Far more than every queue on the way can hold.
     let client = send_frames(&pipeline, 3, FRAMES, 64);

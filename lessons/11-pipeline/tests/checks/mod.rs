@@ -406,6 +406,25 @@ fn assert_complete_and_in_order(snapshots: &[Snapshot], clients: &[(u32, u32)]) 
     }
 }
 
+/// Plugs `plugin` in, failing if the pipeline's loop stops answering.
+async fn plug(pipeline: &Pipeline, plugin: impl Plugin) {
+    let what = "the pipeline to plug a plugin in";
+    watched(pipeline.into(), what, pipeline.plug(plugin)).await;
+}
+
+/// Unplugs the plugins named `name`, failing if the pipeline's loop stops
+/// answering (or waits for a stuck plugin).
+async fn unplug(pipeline: &Pipeline, name: &str) -> usize {
+    let what = format!("the pipeline to unplug {name:?}");
+    watched(pipeline.into(), &what, pipeline.unplug(name)).await
+}
+
+/// The pipeline's summary, failing if its loop stops answering.
+async fn summary(pipeline: &Pipeline) -> Summary {
+    let what = "the pipeline's summary";
+    watched(pipeline.into(), what, pipeline.summary()).await
+}
+
 /// Polls the pipeline's summary until `done` says yes.
 async fn until(pipeline: &Pipeline, what: &str, done: impl Fn(&Summary) -> bool) -> Summary {
     watched(Look::Pipeline(pipeline), what, async {

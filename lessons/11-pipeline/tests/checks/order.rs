@@ -3,7 +3,7 @@
 //! same order.
 
 use super::{
-    Look, Recorder, assert_complete_and_in_order, config, ids, receive, send_frames, start,
+    Look, Recorder, assert_complete_and_in_order, config, ids, plug, receive, send_frames, start,
     subscribe, until, watched,
 };
 
@@ -20,8 +20,8 @@ async fn ten_thousand_frames_from_four_connections_arrive_complete_and_in_order(
     let pipeline = start(config).await;
     let (audit, audited) = Recorder::new("audit");
     let (index, indexed) = Recorder::new("index");
-    pipeline.plug(audit).await;
-    pipeline.plug(index).await;
+    plug(&pipeline, audit).await;
+    plug(&pipeline, index).await;
     let mut stream = subscribe(&pipeline).await;
 
     let clients: Vec<_> = (0..CLIENTS)

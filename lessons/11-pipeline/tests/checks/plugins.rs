@@ -5,13 +5,14 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use lesson::{HandlerError, Message, Plugin, Reason};
 
 use super::{
-    Gated, Look, Recorder, assert_complete_and_in_order, config, ids, receive, send_frames, start,
-    subscribe, until, watched,
+    Gated, Look, Recorder, assert_complete_and_in_order, config, ids, plug, receive, send_frames,
+    start, subscribe, summary, unplug, until, watched,
 };
 
 #[tokio::test]
@@ -19,8 +20,8 @@ async fn every_plugin_gets_a_view_of_the_same_bytes_not_a_copy() {
     let pipeline = start(config()).await;
     let (one, seen_one) = Recorder::new("one");
     let (two, seen_two) = Recorder::new("two");
-    pipeline.plug(one).await;
-    pipeline.plug(two).await;
+    plug(&pipeline, one).await;
+    plug(&pipeline, two).await;
     let mut stream = subscribe(&pipeline).await;
     let client = send_frames(&pipeline, 0, 300, 256);
     receive(&pipeline, &mut stream, 300).await;
@@ -107,7 +108,7 @@ async fn retried(failure: Failure, count: u32) {
         acked: Arc::clone(&acked),
         failure,
     };
-    pipeline.plug(flaky).await;
+    plug(&pipeline, flaky).await;
     let mut stream = subscribe(&pipeline).await;
     let client = send_frames(&pipeline, 1, count, 16);
     let snapshots = receive(&pipeline, &mut stream, count as usize).await;
@@ -122,7 +123,7 @@ async fn retried(failure: Failure, count: u32) {
         (0..u64::from(count)).collect::<Vec<u64>>(),
         "the plugin acknowledged every message, each once, in order: a failed try is tried again"
     );
-    let summary = pipeline.summary().await;
+    let summary = summary(&pipeline).await;
     assert_eq!(
         summary.retries,
         u64::from(count / 5),
@@ -152,8 +153,11 @@ async fn a_handler_that_panics_before_returning_its_future_is_a_failed_try_too()
     retried(Failure::PanicBeforeFuture, 25).await;
 }
 
-/// Refuses every message from client 9.
-struct Picky;
+/// Refuses every message from client 9, and notes when it was asked.
+#[derive(Default)]
+struct Picky {
+    tries: Arc<Mutex<HashMap<u64, Vec<Instant>>>>,
+}
 
 impl Plugin for Picky {
     fn name(&self) -> &str {
@@ -161,6 +165,9 @@ impl Plugin for Picky {
     }
 
     fn handle(&self, message: Message) -> BoxFuture<'_, Result<(), HandlerError>> {
+        let now = Instant::now();
+        let mut tries = self.tries.lock().unwrap();
+        tries.entry(message.id).or_default().push(now);
         Box::pin(async move {
             if message.payload[..4] == 9u32.to_be_bytes() {
                 Err(HandlerError("not from 9".into()))
@@ -174,7 +181,9 @@ impl Plugin for Picky {
 #[tokio::test]
 async fn a_message_out_of_tries_is_dead_lettered_and_still_published() {
     let pipeline = start(config()).await;
-    pipeline.plug(Picky).await;
+    let picky = Picky::default();
+    let tries = Arc::clone(&picky.tries);
+    plug(&pipeline, picky).await;
     let mut stream = subscribe(&pipeline).await;
     let good = send_frames(&pipeline, 8, 20, 20);
     let bad = send_frames(&pipeline, 9, 4, 20);
@@ -186,7 +195,7 @@ async fn a_message_out_of_tries_is_dead_lettered_and_still_published() {
     }
     assert_complete_and_in_order(&snapshots, &[(8, 20), (9, 4)]);
 
-    let summary = pipeline.summary().await;
+    let summary = summary(&pipeline).await;
     assert_eq!(summary.dead_letters.len(), 4, "{:?}", summary.dead_letters);
     for letter in &summary.dead_letters {
         assert_eq!(letter.plugin, "picky");
@@ -204,6 +213,23 @@ async fn a_message_out_of_tries_is_dead_lettered_and_still_published() {
         );
     }
     assert_eq!(summary.retries, 8, "two retries each");
+
+    // Each retry came after the policy's wait: base * 2^(n - 1), here 1
+    // and then 2 ms (`config`'s policy, worked out by hand).
+    let schedule = [Duration::from_millis(1), Duration::from_millis(2)];
+    for letter in &summary.dead_letters {
+        let tries = tries.lock().unwrap()[&letter.id].clone();
+        for (n, (pair, wait)) in tries.windows(2).zip(schedule).enumerate() {
+            let waited = pair[1] - pair[0];
+            assert!(
+                waited >= wait,
+                "message {}: retry {} came {waited:?} after the try before it; the policy \
+                 says to wait {wait:?} first",
+                letter.id,
+                n + 1
+            );
+        }
+    }
 }
 
 #[tokio::test]
@@ -214,8 +240,8 @@ async fn a_plugin_unplugged_mid_run_loses_nothing() {
     let pipeline = start(config).await;
     let (stuck, gate, handled) = Gated::new("stuck");
     let (audit, audited) = Recorder::new("audit");
-    pipeline.plug(stuck).await;
-    pipeline.plug(audit).await;
+    plug(&pipeline, stuck).await;
+    plug(&pipeline, audit).await;
     let mut stream = subscribe(&pipeline).await;
     let client = send_frames(&pipeline, 2, FRAMES, 24);
 
@@ -226,8 +252,8 @@ async fn a_plugin_unplugged_mid_run_loses_nothing() {
     })
     .await;
     assert!(before.published <= 10, "nothing past the stuck plugin");
-    assert_eq!(pipeline.unplug("stuck").await, 1);
-    assert_eq!(pipeline.unplug("stuck").await, 0, "gone already");
+    assert_eq!(unplug(&pipeline, "stuck").await, 1);
+    assert_eq!(unplug(&pipeline, "stuck").await, 0, "gone already");
 
     // Everything goes on, without it.
     let snapshots = receive(&pipeline, &mut stream, FRAMES as usize).await;
@@ -239,7 +265,7 @@ async fn a_plugin_unplugged_mid_run_loses_nothing() {
 
     // What the stuck plugin was handed, it handled or it is a dead letter:
     // together, the first messages, with no gap.
-    let summary = pipeline.summary().await;
+    let summary = summary(&pipeline).await;
     let handled: HashSet<u64> = ids(&handled).into_iter().collect();
     let dead: HashSet<u64> = summary
         .dead_letters

@@ -1,9 +1,14 @@
 //! A shutdown finishes what the pipeline took, ends every subscriber's
-//! stream cleanly, and closes the doors.
+//! stream cleanly, and closes the doors. Dropping the pipeline stops it at
+//! once, and closes the doors too.
+
+use std::time::Duration;
+
+use tokio::net::TcpStream;
 
 use super::{
-    Gated, Look, assert_complete_and_in_order, closed_by_server, config, connect_ingest, receive,
-    send_frames, start, subscribe, until, watched,
+    Gated, Look, assert_complete_and_in_order, closed_by_server, config, connect_ingest, plug,
+    receive, send_frames, start, subscribe, until, watched,
 };
 
 #[tokio::test]
@@ -13,7 +18,7 @@ async fn shutdown_finishes_every_frame_taken_and_ends_the_streams() {
     config.mailbox_capacity = 512;
     let pipeline = start(config).await;
     let (slow, gate, handled) = Gated::new("slow");
-    pipeline.plug(slow).await;
+    plug(&pipeline, slow).await;
     let mut stream = subscribe(&pipeline).await;
     let client = send_frames(&pipeline, 1, FRAMES, 40);
     watched(Look::Pipeline(&pipeline), "the client to finish", client)
@@ -78,4 +83,35 @@ async fn shutdown_closes_the_connections_and_the_ports() {
     );
     let end = watched(Look::Nothing, "the stream to end", stream.message()).await;
     assert!(matches!(end, Ok(None)), "{end:?}");
+}
+
+#[tokio::test]
+async fn dropping_the_pipeline_stops_it_without_waiting_and_closes_its_ports() {
+    let before = lesson_support::alive_tasks();
+    let pipeline = start(config()).await;
+    let (ingest, feed) = (pipeline.ingest_addr(), pipeline.feed_addr());
+    // A plugin that never finishes, with frames it owes.
+    let (stuck, _gate, _) = Gated::new("stuck");
+    plug(&pipeline, stuck).await;
+    let client = send_frames(&pipeline, 3, 20, 16);
+    until(&pipeline, "every frame to be taken", |s| s.frames_in == 20).await;
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
+
+    drop(pipeline);
+    // Nothing is left to do: every task the pipeline started ends, the
+    // stuck plugin's too, and the ports close.
+    watched(Look::Nothing, "the pipeline's tasks to end", async {
+        while lesson_support::alive_tasks() > before {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
+    for (port, addr) in [("ingest", ingest), ("feed", feed)] {
+        assert!(
+            TcpStream::connect(addr).await.is_err(),
+            "the {port} port still takes connections after the pipeline was dropped"
+        );
+    }
 }
