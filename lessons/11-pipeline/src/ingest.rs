@@ -20,6 +20,7 @@ pub(crate) async fn accept(
     listener: TcpListener,
     ingest: mpsc::UnboundedSender<Ingest>,
     max_frame_length: usize,
+    _max_connections: usize,
     counters: Arc<Counters>,
 ) {
     let mut next = 0;

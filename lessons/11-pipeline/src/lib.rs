@@ -122,6 +122,10 @@ pub struct Config {
     pub ingest_addr: SocketAddr,
     /// Where gRPC subscribers connect.
     pub feed_addr: SocketAddr,
+    /// Connections served at once. Past it, the next connections wait in
+    /// the listener's backlog (the kernel completes their handshakes and
+    /// keeps what they send) until one being served ends.
+    pub max_connections: usize,
     /// A frame announcing more bytes than this closes its connection.
     pub max_frame_length: usize,
     /// Frames taken off the connections that may wait for the loop.
@@ -139,6 +143,7 @@ impl Default for Config {
         Config {
             ingest_addr: loopback,
             feed_addr: loopback,
+            max_connections: 256,
             max_frame_length: 64 * 1024,
             ingest_capacity: 256,
             mailbox_capacity: 64,
@@ -252,15 +257,20 @@ impl Pipeline {
             ingest_listener,
             ingest_tx,
             config.max_frame_length,
+            config.max_connections,
             counters,
         ));
 
         let feed = feed::PipelineFeed::new(subscriptions, config.subscriber_capacity);
         let (stop, stopped) = oneshot::channel::<()>();
+        // TCP_NODELAY: a snapshot goes out as soon as it is written. With
+        // Nagle's algorithm, a small write waits while an earlier one is not
+        // acknowledged yet, and the client delays its ACKs (40 ms on Linux).
+        let feed_incoming = TcpIncoming::from(feed_listener).with_nodelay(Some(true));
         let server = tokio::spawn(async move {
             let serve = Server::builder().serve_with_incoming_shutdown(
                 feed.into_server(),
-                TcpIncoming::from(feed_listener),
+                feed_incoming,
                 async {
                     let _ = stopped.await;
                 },

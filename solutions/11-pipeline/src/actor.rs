@@ -35,8 +35,11 @@ pub(crate) async fn run(
         let mut tries = 0;
         let result = loop {
             tries += 1;
-            // A clone of a `Message` is a reference count, not a copy.
-            let attempt = AssertUnwindSafe(plugin.handle(message.clone()));
+            // A clone of a `Message` is a reference count, not a copy. The
+            // call to `handle` is inside the future that `catch_unwind`
+            // polls: a handler that panics before it returns its future is
+            // a failed try too, not a dead actor.
+            let attempt = AssertUnwindSafe(async { plugin.handle(message.clone()).await });
             let error = match attempt.catch_unwind().await {
                 Ok(Ok(())) => break Ok(()),
                 Ok(Err(error)) => error,

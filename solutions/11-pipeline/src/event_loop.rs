@@ -119,9 +119,8 @@ impl EventLoop {
         mut subscriptions: mpsc::Receiver<Subscription>,
     ) {
         let mut ingest_open = true;
-        let mut commands_open = true;
-        // Set by a shutdown, or by the `Pipeline` being dropped (`None`).
-        let mut shutting_down: Option<Option<oneshot::Sender<Summary>>> = None;
+        // Set by a shutdown: who waits for the summary.
+        let mut shutting_down: Option<oneshot::Sender<Summary>> = None;
         loop {
             // Drained: the connections are gone and every frame they handed
             // over is published.
@@ -141,7 +140,7 @@ impl EventLoop {
                 // Outcomes first: they free memory and publish frames.
                 biased;
                 Some(outcome) = self.outcomes_rx.recv() => self.settle(outcome),
-                command = commands.recv(), if commands_open => match command {
+                command = commands.recv() => match command {
                     Some(Command::Plug(plugin, reply)) => {
                         self.plug(plugin);
                         let _ = reply.send(());
@@ -153,11 +152,10 @@ impl EventLoop {
                     Some(Command::Summary(reply)) => {
                         let _ = reply.send(self.summary());
                     }
-                    Some(Command::Shutdown(reply)) => shutting_down = Some(Some(reply)),
-                    None => {
-                        commands_open = false;
-                        shutting_down.get_or_insert(None);
-                    }
+                    Some(Command::Shutdown(reply)) => shutting_down = Some(reply),
+                    // The `Pipeline` was dropped: stop at once, as it says,
+                    // without waiting for a plugin that may never finish.
+                    None => break,
                 },
                 Some((subscriber, registered)) = subscriptions.recv() => {
                     self.subscribers.push(subscriber);
@@ -192,7 +190,7 @@ impl EventLoop {
         // Every subscriber's stream ends here, after its last snapshot.
         let summary = self.summary();
         drop(self);
-        if let Some(Some(reply)) = shutting_down {
+        if let Some(reply) = shutting_down {
             let _ = reply.send(summary);
         }
     }

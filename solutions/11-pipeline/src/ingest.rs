@@ -1,6 +1,6 @@
-//! The ingest side: a task that accepts connections, and one task per
-//! connection that decodes its frames with lesson 04's `FrameReader` and
-//! hands them to the loop.
+//! The ingest side: a task that accepts connections, a limited number at a
+//! time, and one task per connection that decodes its frames with lesson
+//! 04's `FrameReader` and hands them to the loop.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,41 +9,64 @@ use std::time::Duration;
 use futures::StreamExt;
 use solution_04_pinned_decoder::FrameReader;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use crate::event_loop::Ingest;
 use crate::{ConnectionError, Counters};
 
 // ANCHOR: accept
-/// Accepts connections until the task is aborted. Each connection runs in
-/// a task of its own, in a `JoinSet` this task owns: one slow or silent
-/// connection holds up no other, and aborting this task ends them all.
+/// Accepts connections until the task is aborted, at most
+/// `max_connections` at a time. Each connection runs in a task of its own,
+/// in a `JoinSet` this task owns: one slow or silent connection holds up no
+/// other, and aborting this task ends them all.
 pub(crate) async fn accept(
     listener: TcpListener,
     ingest: mpsc::Sender<Ingest>,
     max_frame_length: usize,
+    max_connections: usize,
     counters: Arc<Counters>,
 ) {
+    let turns = Arc::new(Semaphore::new(max_connections.max(1)));
     let mut connections = JoinSet::new();
     let mut next = 0;
     loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((socket, peer)) => {
-                    Counters::add(&counters.connections, 1);
-                    let handler = connection(next, peer, socket, ingest.clone(), max_frame_length, Arc::clone(&counters));
-                    connections.spawn(handler);
-                    next += 1;
-                }
-                // Out of file descriptors, or a connection reset before it
-                // was accepted: the listener itself is fine. Wait a little
-                // rather than spin.
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-            },
-            // Forget the connections that have ended.
-            Some(_) = connections.join_next() => {}
-        }
+        // A turn first, then a connection: while every turn is taken, this
+        // task accepts nothing, and the next clients wait in the listener's
+        // backlog. The limit comes before the task, as lesson 08's does.
+        let turn = Arc::clone(&turns)
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        let (socket, peer) = loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => break accepted,
+                    // Out of file descriptors, or a connection reset before
+                    // it was accepted: the listener itself is fine. Wait a
+                    // little rather than spin.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                },
+                // Forget the connections that have ended.
+                Some(_) = connections.join_next() => {}
+            }
+        };
+        Counters::add(&counters.connections, 1);
+        let handler = connection(
+            next,
+            peer,
+            socket,
+            ingest.clone(),
+            max_frame_length,
+            Arc::clone(&counters),
+        );
+        // The turn goes with the task, and is given back when the task
+        // ends, however it ends: the client closed, a bad frame, an abort.
+        connections.spawn(async move {
+            handler.await;
+            drop(turn);
+        });
+        next += 1;
     }
 }
 // ANCHOR_END: accept

@@ -2,28 +2,22 @@
 //! to its pace, all the way back to the sockets: the pipeline takes a
 //! bounded number of frames it cannot pass on, and loses none.
 
-use std::time::Duration;
-
 use super::{
-    Gated, STREAM_WINDOW, assert_complete_and_in_order, config, receive, send_frames, start,
-    subscribe, subscribe_with_small_window, until, within_real,
+    Gated, Look, STREAM_WINDOW, assert_complete_and_in_order, config, plug, quiet, receive,
+    send_frames, start, subscribe, subscribe_with_small_window, until, watched,
 };
-
-/// How long the checks give a wrong design to take what it must not. A
-/// right one is stopped for good; loopback moves megabytes in this time.
-const OVERRUN: Duration = Duration::from_millis(100);
 
 #[tokio::test]
 async fn a_stuck_plugin_stops_the_pipeline_reading_its_sockets() {
     const INGEST: usize = 32;
     const MAILBOX: usize = 16;
-    const FRAMES: u32 = 2_000;
+    const FRAMES: u32 = 500;
     let mut config = config();
     config.ingest_capacity = INGEST;
     config.mailbox_capacity = MAILBOX;
     let pipeline = start(config).await;
     let (stuck, gate, _) = Gated::new("stuck");
-    pipeline.plug(stuck).await;
+    plug(&pipeline, stuck).await;
     let mut stream = subscribe(&pipeline).await;
     // Far more than every queue on the way can hold.
     let client = send_frames(&pipeline, 3, FRAMES, 64);
@@ -32,8 +26,9 @@ async fn a_stuck_plugin_stops_the_pipeline_reading_its_sockets() {
         s.frames_in >= (INGEST + MAILBOX) as u64
     })
     .await;
-    tokio::time::sleep(OVERRUN).await;
-    let held = pipeline.summary().await;
+    // A right design is stopped for good; a wrong one reads on, and
+    // loopback moves megabytes before the pipeline goes quiet.
+    let held = quiet(&pipeline).await;
     // The plugin's mailbox, the queue into the loop, and a frame in the
     // hands of each task between them; a little more for another design.
     let bound = (INGEST + MAILBOX + 8) as u64;
@@ -54,14 +49,16 @@ async fn a_stuck_plugin_stops_the_pipeline_reading_its_sockets() {
     );
 
     gate.add_permits(FRAMES as usize);
-    let snapshots = receive(&mut stream, FRAMES as usize).await;
-    within_real("the client to finish", client).await.unwrap();
+    let snapshots = receive(&pipeline, &mut stream, FRAMES as usize).await;
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
     assert_complete_and_in_order(&snapshots, &[(3, FRAMES)]);
 }
 
 #[tokio::test]
 async fn a_subscriber_that_reads_nothing_for_a_while_loses_nothing() {
-    const FRAMES: u32 = 5_000;
+    const FRAMES: u32 = 1_500;
     let mut config = config();
     config.subscriber_capacity = 8;
     let pipeline = start(config).await;
@@ -72,9 +69,8 @@ async fn a_subscriber_that_reads_nothing_for_a_while_loses_nothing() {
     // The slow one reads nothing while the fast one reads what it can. The
     // pipeline may publish what fits in the slow one's channel and its
     // HTTP/2 window (about 250 frames of 256 bytes here), then it waits.
-    let first = receive(&mut fast, 100).await;
-    tokio::time::sleep(OVERRUN).await;
-    let held = pipeline.summary().await;
+    let first = receive(&pipeline, &mut fast, 100).await;
+    let held = quiet(&pipeline).await;
     let bound = 100 + 8 + 2 * u64::from(STREAM_WINDOW) / 256;
     assert!(
         held.published <= 100 + bound,
@@ -84,10 +80,12 @@ async fn a_subscriber_that_reads_nothing_for_a_while_loses_nothing() {
     );
     // The pipeline goes at the slow one's pace now: read both at once.
     let (mut rest, all_slow) = tokio::join!(
-        receive(&mut fast, FRAMES as usize - 100),
-        receive(&mut slow, FRAMES as usize)
+        receive(&pipeline, &mut fast, FRAMES as usize - 100),
+        receive(&pipeline, &mut slow, FRAMES as usize)
     );
-    within_real("the client to finish", client).await.unwrap();
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
 
     let mut all_fast = first;
     all_fast.append(&mut rest);
@@ -101,10 +99,12 @@ async fn a_subscriber_that_goes_away_holds_up_no_other() {
     let gone = subscribe(&pipeline).await;
     let mut stays = subscribe(&pipeline).await;
     drop(gone);
-    let client = send_frames(&pipeline, 6, 2_000, 64);
-    let snapshots = receive(&mut stays, 2_000).await;
-    within_real("the client to finish", client).await.unwrap();
-    assert_complete_and_in_order(&snapshots, &[(6, 2_000)]);
-    let summary = until(&pipeline, "all to be published", |s| s.published == 2_000).await;
-    assert_eq!(summary.frames_in, 2_000);
+    let client = send_frames(&pipeline, 6, 200, 64);
+    let snapshots = receive(&pipeline, &mut stays, 200).await;
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
+    assert_complete_and_in_order(&snapshots, &[(6, 200)]);
+    let summary = until(&pipeline, "all to be published", |s| s.published == 200).await;
+    assert_eq!(summary.frames_in, 200);
 }

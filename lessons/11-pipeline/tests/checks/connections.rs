@@ -1,13 +1,14 @@
 //! A connection that sends something wrong is closed, with a clear error,
 //! and only that connection: the others, and the ones that come later, are
 //! not disturbed, and the frames it sent before the bad one are not lost. A
-//! connection that sends nothing holds up nobody.
+//! connection that sends nothing holds up nobody. Past the limit,
+//! connections wait their turn, and lose nothing.
 
 use tokio::io::AsyncWriteExt;
 
 use super::{
-    assert_complete_and_in_order, closed_by_server, config, connect_ingest, frame, receive,
-    send_frames, start, subscribe, until, wire, within_real,
+    Look, assert_complete_and_in_order, closed_by_server, config, connect_ingest, frame, origin,
+    quiet, receive, send_frames, start, subscribe, until, watched, wire,
 };
 
 #[tokio::test]
@@ -29,7 +30,8 @@ async fn an_oversize_frame_closes_only_its_connection_with_a_clear_error() {
     bytes.extend_from_slice(&(1u32 << 30).to_be_bytes()); // 1 GiB announced
     bytes.extend_from_slice(&[0; 100]);
     bad.write_all(&bytes).await.unwrap();
-    within_real(
+    watched(
+        Look::Pipeline(&pipeline),
         "the bad connection to be closed",
         closed_by_server(&mut bad),
     )
@@ -42,10 +44,14 @@ async fn an_oversize_frame_closes_only_its_connection_with_a_clear_error() {
     // A connection after the bad one is accepted as usual.
     let later = send_frames(&pipeline, 3, 20, 100);
 
-    let snapshots = receive(&mut stream, 100 + 3 + 20).await;
-    within_real("the later client to finish", later)
-        .await
-        .unwrap();
+    let snapshots = receive(&pipeline, &mut stream, 100 + 3 + 20).await;
+    watched(
+        Look::Pipeline(&pipeline),
+        "the later client to finish",
+        later,
+    )
+    .await
+    .unwrap();
     assert_complete_and_in_order(&snapshots, &[(1, 100), (2, 3), (3, 20)]);
 
     let summary = until(&pipeline, "the error to be reported", |s| {
@@ -72,13 +78,14 @@ async fn a_connection_that_ends_inside_a_frame_is_reported_and_its_frames_before
     bytes.extend_from_slice(&[9; 30]); // 70 bytes short
     cut.write_all(&bytes).await.unwrap();
     cut.shutdown().await.unwrap();
-    within_real(
+    watched(
+        Look::Pipeline(&pipeline),
         "the cut connection to be closed",
         closed_by_server(&mut cut),
     )
     .await;
 
-    let snapshots = receive(&mut stream, 5).await;
+    let snapshots = receive(&pipeline, &mut stream, 5).await;
     assert_complete_and_in_order(&snapshots, &[(4, 5)]);
     let summary = until(&pipeline, "the error to be reported", |s| {
         !s.connection_errors.is_empty()
@@ -102,12 +109,106 @@ async fn a_silent_connection_holds_up_no_other() {
     silent.write_all(&[0, 0, 0, 16, 1, 2]).await.unwrap();
 
     let talker = send_frames(&pipeline, 5, 200, 50);
-    let snapshots = receive(&mut stream, 200).await;
+    let snapshots = receive(&pipeline, &mut stream, 200).await;
     assert_complete_and_in_order(&snapshots, &[(5, 200)]);
-    within_real("the talker to finish", talker).await.unwrap();
+    watched(Look::Pipeline(&pipeline), "the talker to finish", talker)
+        .await
+        .unwrap();
 
     // The silent one was never closed for being slow: it can still finish.
     silent.write_all(&[0; 14]).await.unwrap();
-    let snapshots = receive(&mut stream, 1).await;
+    let snapshots = receive(&pipeline, &mut stream, 1).await;
     assert_eq!(snapshots[0].payload.len(), 16, "the frame it finished");
+}
+
+/// How a client whose turn came ends its connection: each way must give
+/// its turn back.
+fn hang_up(client: u32) -> Vec<u8> {
+    match client % 3 {
+        // Closes its side after its frame.
+        0 => Vec::new(),
+        // A frame announcing 1 GiB: closed by the pipeline, with an error.
+        1 => (1u32 << 30).to_be_bytes().to_vec(),
+        // Cut 90 bytes into a frame: closed, with an error.
+        _ => {
+            let mut bytes = 100u32.to_be_bytes().to_vec();
+            bytes.extend_from_slice(&[7; 10]);
+            bytes
+        }
+    }
+}
+
+#[tokio::test]
+async fn connections_past_the_limit_wait_their_turn_and_lose_nothing() {
+    const LIMIT: usize = 4;
+    const CLIENTS: u32 = 10 * LIMIT as u32;
+    let mut config = config();
+    config.max_connections = LIMIT;
+    config.max_frame_length = 1024;
+    let pipeline = start(config).await;
+    let mut stream = subscribe(&pipeline).await;
+
+    // Ten times the limit, at once: each sends one frame and stays open.
+    let mut clients = Vec::new();
+    for client in 0..CLIENTS {
+        let mut socket = connect_ingest(&pipeline).await;
+        socket
+            .write_all(&wire([frame(client, 0, 40)]))
+            .await
+            .unwrap();
+        clients.push(Some(socket));
+    }
+
+    let mut snapshots = Vec::new();
+    let mut closed = 0;
+    for round in 0.. {
+        // The clients being served send their frame; the others wait.
+        let due = LIMIT.min(CLIENTS as usize - snapshots.len());
+        let served = receive(&pipeline, &mut stream, due).await;
+        if round == 0 {
+            // Nothing else moves: no other client is read meanwhile.
+            let held = quiet(&pipeline).await;
+            assert_eq!(
+                held.published,
+                (closed + LIMIT) as u64,
+                "{} frames published from {CLIENTS} clients that each sent one and stayed open, \
+                 {closed} of them closed since: with a limit of {LIMIT}, only {LIMIT} may be read \
+                 at a time",
+                held.published
+            );
+            assert!(
+                held.connections <= (closed + LIMIT + 1) as u64,
+                "{} connections accepted, {closed} of them closed since, with a limit of \
+                 {LIMIT}: a connection waiting for its turn is not accepted (its socket and its \
+                 task are the cost the limit is there to bound)",
+                held.connections
+            );
+        }
+        // Those clients hang up, each its own way; that gives their turns
+        // to the next ones.
+        for snapshot in &served {
+            let (client, _) = origin(&snapshot.payload);
+            let mut socket = clients[client as usize]
+                .take()
+                .expect("one frame per client");
+            // The pipeline may close a bad connection first: no matter.
+            let _ = socket.write_all(&hang_up(client)).await;
+            let _ = socket.shutdown().await;
+            closed += 1;
+        }
+        snapshots.extend(served);
+        if snapshots.len() == CLIENTS as usize {
+            break;
+        }
+    }
+    let sent: Vec<_> = (0..CLIENTS).map(|client| (client, 1)).collect();
+    assert_complete_and_in_order(&snapshots, &sent);
+
+    let errors = (0..CLIENTS).filter(|client| client % 3 != 0).count();
+    let summary = until(&pipeline, "every bad connection to be reported", |s| {
+        s.connection_errors.len() >= errors
+    })
+    .await;
+    assert_eq!(summary.connections, u64::from(CLIENTS));
+    assert_eq!(summary.connection_errors.len(), errors);
 }

@@ -4,10 +4,14 @@
 //!
 //! The checks run on tokio's current-thread runtime with real time (sockets
 //! and paused time do not mix: with nothing to do, a paused clock jumps
-//! ahead while bytes are still on their way). Every wait is bounded by
-//! [`within_real`]. No check sleeps to let a right design do something; a
-//! few sleep to give a wrong design the time to do what it must not (read
-//! on past its bounds), and say so.
+//! ahead while bytes are still on their way). No wait has a fixed time
+//! limit: [`watched`] fails a wait once what it watches (the pipeline's
+//! counters, a test plugin's, or the wait itself) has not moved for
+//! [`STALL`], so a pipeline that stops fails in a quarter of a second, and
+//! one that is slow but getting somewhere is given the time. No check
+//! sleeps to let a right design do something; the checks of bounds wait
+//! for the pipeline to go [`quiet`], to give a wrong design the time to do
+//! what it must not (read on past its bounds).
 
 mod back_pressure;
 mod connections;
@@ -20,11 +24,16 @@ fn no_shortcut_fakes_static() {
     lesson_support::assert_no_shortcuts(env!("CARGO_MANIFEST_DIR"));
 }
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::fmt;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::pin;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use futures::future::BoxFuture;
 use lesson::{
     Config, FeedClient, HandlerError, Message, Pipeline, Plugin, RetryPolicy, Snapshot,
@@ -37,18 +46,167 @@ use tokio::task::JoinHandle;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Response, Streaming};
 
-/// How long a check waits for one step, in real time, before calling it a
-/// hang. Everything here takes milliseconds (a few hundred at most, in a
-/// debug build on two cores).
-pub const REAL_PATIENCE: Duration = Duration::from_secs(3);
+/// How long nothing may move before a wait is called a stall. A right
+/// pipeline here moves every millisecond or so while it has work; one that
+/// has stopped does not move again.
+pub const STALL: Duration = Duration::from_millis(250);
 
-/// Awaits `future`, or panics with `what` after [`REAL_PATIENCE`] of real
-/// time. No check may hang.
-async fn within_real<F: Future>(what: &str, future: F) -> F::Output {
-    match tokio::time::timeout(REAL_PATIENCE, future).await {
-        Ok(output) => output,
-        Err(_) => panic!("timed out after {REAL_PATIENCE:?} (real time) waiting for: {what}"),
+/// How often a wait looks at what moved.
+const TICK: Duration = Duration::from_millis(20);
+
+/// The longest any one wait may take, moving or not: a pipeline that stays
+/// busy and never gets there (retrying for ever, say) fails too.
+pub const CEILING: Duration = Duration::from_secs(5);
+
+/// What a wait looks at to tell a pipeline that is getting somewhere from
+/// one that has stopped.
+#[derive(Clone, Copy)]
+enum Look<'a> {
+    /// The pipeline's counters, as its loop reports them.
+    Pipeline(&'a Pipeline),
+    /// What a test plugin has handled: during a shutdown, the pipeline
+    /// itself can no longer be asked.
+    Handled(&'a Seen),
+    /// Nothing: the wait needs no work from the pipeline (a port to close,
+    /// a stream to end), so it may take [`STALL`] at most.
+    Nothing,
+}
+
+/// How far things had got when a wait looked.
+#[derive(Debug, PartialEq)]
+enum Mark {
+    Progress(Progress),
+    /// The loop did not answer within a tick: it waits inside a step.
+    NoAnswer,
+    Handled(usize),
+    Nothing,
+}
+
+impl fmt::Display for Mark {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mark::Progress(p) => write!(
+                f,
+                "the pipeline's summary: {} connections, {} frames taken, {} published, \
+                 {} retries, {} dead letters, {} connection errors",
+                p.connections,
+                p.frames_in,
+                p.published,
+                p.retries,
+                p.dead_letters,
+                p.connection_errors
+            ),
+            Mark::NoAnswer => write!(
+                f,
+                "the pipeline's loop does not answer a summary: does it wait inside a step?"
+            ),
+            Mark::Handled(n) => write!(f, "the plugin has handled {n} messages"),
+            Mark::Nothing => write!(f, "nothing else to wait for"),
+        }
     }
+}
+
+/// The pipeline's counters, without the payloads of its dead letters.
+#[derive(Debug, PartialEq)]
+struct Progress {
+    connections: u64,
+    frames_in: u64,
+    published: u64,
+    retries: u64,
+    dead_letters: usize,
+    connection_errors: usize,
+}
+
+impl From<&Summary> for Progress {
+    fn from(summary: &Summary) -> Self {
+        Progress {
+            connections: summary.connections,
+            frames_in: summary.frames_in,
+            published: summary.published,
+            retries: summary.retries,
+            dead_letters: summary.dead_letters.len(),
+            connection_errors: summary.connection_errors.len(),
+        }
+    }
+}
+
+impl Look<'_> {
+    /// How far things have got; `None` when the pipeline's loop is gone.
+    async fn mark(self) -> Option<Mark> {
+        match self {
+            Look::Pipeline(pipeline) => {
+                let asked = AssertUnwindSafe(pipeline.summary()).catch_unwind();
+                match tokio::time::timeout(TICK, asked).await {
+                    Ok(Ok(summary)) => Some(Mark::Progress(Progress::from(&summary))),
+                    // `summary` panics when the loop has stopped.
+                    Ok(Err(_)) => None,
+                    Err(_) => Some(Mark::NoAnswer),
+                }
+            }
+            Look::Handled(seen) => Some(Mark::Handled(seen.lock().unwrap().len())),
+            Look::Nothing => Some(Mark::Nothing),
+        }
+    }
+}
+
+/// Awaits `future`, watching `look` (and `moved`, a count the future may
+/// bump as it gets somewhere). Panics, naming `what`, once neither has
+/// moved for [`STALL`], at once if the pipeline's loop is gone, and after
+/// [`CEILING`] in any case. No check may hang.
+async fn watched_counting<F: Future>(
+    look: Look<'_>,
+    what: &str,
+    moved: &Cell<u64>,
+    future: F,
+) -> F::Output {
+    let started = Instant::now();
+    let mut future = pin!(future);
+    let mut last = None;
+    let mut still = Duration::ZERO;
+    let mut looked = Instant::now();
+    loop {
+        let mark = tokio::select! {
+            biased;
+            output = &mut future => return output,
+            mark = async {
+                tokio::time::sleep(TICK).await;
+                look.mark().await
+            } => mark,
+        };
+        let Some(mark) = mark else {
+            panic!(
+                "the pipeline's loop has stopped (it panicked, or returned) while waiting for: {what}"
+            );
+        };
+        // Time this process was not running is not time the pipeline stood
+        // still: a look that comes late counts as two ticks at most.
+        let waited = looked.elapsed().min(2 * TICK);
+        looked = Instant::now();
+        let now = (mark, moved.get());
+        if last.as_ref() == Some(&now) {
+            still += waited;
+        } else {
+            still = Duration::ZERO;
+            last = Some(now);
+        }
+        if still >= STALL {
+            let (mark, moved) = last.expect("set above");
+            let so_far = if moved > 0 {
+                format!(" ({moved} so far)")
+            } else {
+                String::new()
+            };
+            panic!("nothing moved for {STALL:?} while waiting for: {what}{so_far}; {mark}");
+        }
+        if started.elapsed() >= CEILING {
+            panic!("still not done after {CEILING:?} waiting for: {what}");
+        }
+    }
+}
+
+/// Awaits `future`, failing it once `look` has not moved for [`STALL`].
+async fn watched<F: Future>(look: Look<'_>, what: &str, future: F) -> F::Output {
+    watched_counting(look, what, &Cell::new(0), future).await
 }
 
 /// A config for the checks: no waits between retries worth the name.
@@ -64,9 +222,13 @@ fn config() -> Config {
 }
 
 async fn start(config: Config) -> Pipeline {
-    within_real("the pipeline to start", Pipeline::start(config))
-        .await
-        .expect("the pipeline binds two ports on 127.0.0.1")
+    watched(
+        Look::Nothing,
+        "the pipeline to start",
+        Pipeline::start(config),
+    )
+    .await
+    .expect("the pipeline binds two ports on 127.0.0.1")
 }
 
 /// Frame `n` of client `client`: its numbers, then `len - 8` bytes that
@@ -99,7 +261,8 @@ fn wire(frames: impl IntoIterator<Item = Vec<u8>>) -> Vec<u8> {
 }
 
 async fn connect_ingest(pipeline: &Pipeline) -> TcpStream {
-    within_real(
+    watched(
+        Look::Pipeline(pipeline),
         "a connection to the ingest port",
         TcpStream::connect(pipeline.ingest_addr()),
     )
@@ -148,7 +311,7 @@ pub const STREAM_WINDOW: u32 = 65_535;
 async fn subscribe(pipeline: &Pipeline) -> Streaming<Snapshot> {
     let endpoint =
         Endpoint::from_shared(format!("http://{}", pipeline.feed_addr())).expect("a valid address");
-    subscribe_on(endpoint).await
+    subscribe_on(pipeline, endpoint).await
 }
 
 /// A client like [`subscribe`]'s, with a small, fixed [`STREAM_WINDOW`]: a
@@ -159,41 +322,58 @@ async fn subscribe_with_small_window(pipeline: &Pipeline) -> Streaming<Snapshot>
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(4 * STREAM_WINDOW)
         .http2_adaptive_window(false);
-    subscribe_on(endpoint).await
+    subscribe_on(pipeline, endpoint).await
 }
 
-async fn subscribe_on(endpoint: Endpoint) -> Streaming<Snapshot> {
-    let channel: Channel = within_real("the gRPC client to connect", endpoint.connect())
+async fn subscribe_on(pipeline: &Pipeline, endpoint: Endpoint) -> Streaming<Snapshot> {
+    let look = Look::Pipeline(pipeline);
+    let channel: Channel = watched(look, "the gRPC client to connect", endpoint.connect())
         .await
         .expect("the feed accepts connections");
     let mut client = FeedClient::new(channel);
     let request = Subscription {
         device: TOPIC.to_owned(),
     };
-    within_real("the answer to Subscribe", client.subscribe(request))
+    watched(look, "the answer to Subscribe", client.subscribe(request))
         .await
         .map(Response::into_inner)
         .expect("the feed publishes its topic")
 }
 
-/// The next `n` snapshots of `stream`.
-async fn receive(stream: &mut Streaming<Snapshot>, n: usize) -> Vec<Snapshot> {
-    let mut snapshots = Vec::with_capacity(n);
-    while snapshots.len() < n {
-        let what = format!("snapshot {} of {n}", snapshots.len() + 1);
-        match within_real(&what, stream.message()).await {
-            Ok(Some(snapshot)) => snapshots.push(snapshot),
-            Ok(None) => panic!(
-                "the stream ended after {} of {n} snapshots",
-                snapshots.len()
-            ),
-            Err(status) => panic!(
-                "the stream failed after {} of {n} snapshots: {status:?}",
-                snapshots.len()
-            ),
-        }
+impl<'a> From<&'a Pipeline> for Look<'a> {
+    fn from(pipeline: &'a Pipeline) -> Self {
+        Look::Pipeline(pipeline)
     }
-    snapshots
+}
+
+/// The next `n` snapshots of `stream`, watching `look` (and the snapshots
+/// as they come).
+async fn receive<'a>(
+    look: impl Into<Look<'a>>,
+    stream: &mut Streaming<Snapshot>,
+    n: usize,
+) -> Vec<Snapshot> {
+    let received = Cell::new(0);
+    let what = format!("{n} snapshots");
+    let receiving = async {
+        let mut snapshots = Vec::with_capacity(n);
+        while snapshots.len() < n {
+            match stream.message().await {
+                Ok(Some(snapshot)) => snapshots.push(snapshot),
+                Ok(None) => panic!(
+                    "the stream ended after {} of {n} snapshots",
+                    snapshots.len()
+                ),
+                Err(status) => panic!(
+                    "the stream failed after {} of {n} snapshots: {status:?}",
+                    snapshots.len()
+                ),
+            }
+            received.set(snapshots.len() as u64);
+        }
+        snapshots
+    };
+    watched_counting(look.into(), &what, &received, receiving).await
 }
 
 /// Asserts each client's frames are all there, once, in the order sent,
@@ -226,9 +406,28 @@ fn assert_complete_and_in_order(snapshots: &[Snapshot], clients: &[(u32, u32)]) 
     }
 }
 
+/// Plugs `plugin` in, failing if the pipeline's loop stops answering.
+async fn plug(pipeline: &Pipeline, plugin: impl Plugin) {
+    let what = "the pipeline to plug a plugin in";
+    watched(pipeline.into(), what, pipeline.plug(plugin)).await;
+}
+
+/// Unplugs the plugins named `name`, failing if the pipeline's loop stops
+/// answering (or waits for a stuck plugin).
+async fn unplug(pipeline: &Pipeline, name: &str) -> usize {
+    let what = format!("the pipeline to unplug {name:?}");
+    watched(pipeline.into(), &what, pipeline.unplug(name)).await
+}
+
+/// The pipeline's summary, failing if its loop stops answering.
+async fn summary(pipeline: &Pipeline) -> Summary {
+    let what = "the pipeline's summary";
+    watched(pipeline.into(), what, pipeline.summary()).await
+}
+
 /// Polls the pipeline's summary until `done` says yes.
 async fn until(pipeline: &Pipeline, what: &str, done: impl Fn(&Summary) -> bool) -> Summary {
-    within_real(what, async {
+    watched(Look::Pipeline(pipeline), what, async {
         loop {
             let summary = pipeline.summary().await;
             if done(&summary) {
@@ -238,6 +437,43 @@ async fn until(pipeline: &Pipeline, what: &str, done: impl Fn(&Summary) -> bool)
         }
     })
     .await
+}
+
+/// How long nothing may change for the pipeline to count as quiet, and in
+/// how many looks at least, each after letting every task run: a wrong
+/// design that has work ready (a client waiting in the backlog, a frame in
+/// a queue) does some of it in well under a millisecond, and a process
+/// that was not running for a while has not had that chance.
+const QUIET: Duration = Duration::from_millis(30);
+const QUIET_LOOKS: u32 = 10;
+
+/// Waits until the pipeline's summary has not changed for [`QUIET`], and
+/// returns it: what the pipeline does when it is left alone.
+async fn quiet(pipeline: &Pipeline) -> Summary {
+    let what = "the pipeline to go quiet";
+    let mut last: Option<Summary> = None;
+    let mut since = Instant::now();
+    let mut looks = 0;
+    loop {
+        let asked = AssertUnwindSafe(pipeline.summary()).catch_unwind();
+        let now = match tokio::time::timeout(STALL, asked).await {
+            Ok(Ok(summary)) => summary,
+            Ok(Err(_)) => panic!("the pipeline's loop has stopped while waiting for: {what}"),
+            Err(_) => panic!(
+                "the pipeline's loop did not answer for {STALL:?} (it waits inside a step?) \
+                 while waiting for: {what}"
+            ),
+        };
+        if last.as_ref() != Some(&now) {
+            last = Some(now);
+            since = Instant::now();
+            looks = 0;
+        } else if since.elapsed() >= QUIET && looks >= QUIET_LOOKS {
+            return now;
+        }
+        looks += 1;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
 }
 
 /// What a test plugin saw: every message it acknowledged, in order.

@@ -3,8 +3,8 @@
 //! same order.
 
 use super::{
-    Recorder, assert_complete_and_in_order, config, ids, receive, send_frames, start, subscribe,
-    until, within_real,
+    Look, Recorder, assert_complete_and_in_order, config, ids, plug, receive, send_frames, start,
+    subscribe, until, watched,
 };
 
 // On both cores, as a server runs: tasks really run side by side, and a
@@ -20,17 +20,17 @@ async fn ten_thousand_frames_from_four_connections_arrive_complete_and_in_order(
     let pipeline = start(config).await;
     let (audit, audited) = Recorder::new("audit");
     let (index, indexed) = Recorder::new("index");
-    pipeline.plug(audit).await;
-    pipeline.plug(index).await;
+    plug(&pipeline, audit).await;
+    plug(&pipeline, index).await;
     let mut stream = subscribe(&pipeline).await;
 
     let clients: Vec<_> = (0..CLIENTS)
         .map(|client| send_frames(&pipeline, client, PER_CLIENT, 64))
         .collect();
     let total = (CLIENTS * PER_CLIENT) as usize;
-    let snapshots = receive(&mut stream, total).await;
+    let snapshots = receive(&pipeline, &mut stream, total).await;
     for client in clients {
-        within_real("the clients to finish", client)
+        watched(Look::Pipeline(&pipeline), "the clients to finish", client)
             .await
             .expect("a client");
     }
@@ -65,8 +65,8 @@ async fn with_no_plugin_plugged_frames_go_straight_to_the_subscribers() {
     let pipeline = start(config()).await;
     let mut stream = subscribe(&pipeline).await;
     let client = send_frames(&pipeline, 7, 100, 32);
-    let snapshots = receive(&mut stream, 100).await;
-    within_real("the client to finish", client)
+    let snapshots = receive(&pipeline, &mut stream, 100).await;
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
         .await
         .expect("a client");
     assert_complete_and_in_order(&snapshots, &[(7, 100)]);

@@ -5,13 +5,14 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use lesson::{HandlerError, Message, Plugin, Reason};
 
 use super::{
-    Gated, Recorder, assert_complete_and_in_order, config, ids, receive, send_frames, start,
-    subscribe, until, within_real,
+    Gated, Look, Recorder, assert_complete_and_in_order, config, ids, plug, receive, send_frames,
+    start, subscribe, summary, unplug, until, watched,
 };
 
 #[tokio::test]
@@ -19,12 +20,14 @@ async fn every_plugin_gets_a_view_of_the_same_bytes_not_a_copy() {
     let pipeline = start(config()).await;
     let (one, seen_one) = Recorder::new("one");
     let (two, seen_two) = Recorder::new("two");
-    pipeline.plug(one).await;
-    pipeline.plug(two).await;
+    plug(&pipeline, one).await;
+    plug(&pipeline, two).await;
     let mut stream = subscribe(&pipeline).await;
     let client = send_frames(&pipeline, 0, 300, 256);
-    receive(&mut stream, 300).await;
-    within_real("the client to finish", client).await.unwrap();
+    receive(&pipeline, &mut stream, 300).await;
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
 
     let one = seen_one.lock().unwrap();
     let two = seen_two.lock().unwrap();
@@ -41,11 +44,22 @@ async fn every_plugin_gets_a_view_of_the_same_bytes_not_a_copy() {
     }
 }
 
-/// Fails the first try of every message whose client number is odd...
+/// How the first try of every fifth message fails.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// The handler's future returns an error.
+    Error,
+    /// The handler's future panics.
+    Panic,
+    /// `handle` itself panics, before it returns a future.
+    PanicBeforeFuture,
+}
+
+/// Fails the first try of every fifth message, as `failure` says.
 struct Flaky {
     tries: Mutex<HashMap<u64, u32>>,
     acked: Arc<Mutex<Vec<u64>>>,
-    panics: bool,
+    failure: Failure,
 }
 
 impl Plugin for Flaky {
@@ -54,17 +68,23 @@ impl Plugin for Flaky {
     }
 
     fn handle(&self, message: Message) -> BoxFuture<'_, Result<(), HandlerError>> {
+        let try_no = {
+            let mut tries = self.tries.lock().unwrap();
+            let count = tries.entry(message.id).or_default();
+            *count += 1;
+            *count
+        };
+        let fails = message.id.is_multiple_of(5) && try_no == 1;
+        if fails && self.failure == Failure::PanicBeforeFuture {
+            lesson_support::panic_on_purpose(format!(
+                "plugin bug on message {}, before its future",
+                message.id
+            ));
+        }
         Box::pin(async move {
-            let try_no = {
-                let mut tries = self.tries.lock().unwrap();
-                let count = tries.entry(message.id).or_default();
-                *count += 1;
-                *count
-            };
-            // ...every fifth message: its first try fails.
-            if message.id.is_multiple_of(5) && try_no == 1 {
+            if fails {
                 tokio::task::yield_now().await;
-                if self.panics {
+                if self.failure == Failure::Panic {
                     lesson_support::panic_on_purpose(format!(
                         "plugin bug on message {}",
                         message.id
@@ -79,20 +99,22 @@ impl Plugin for Flaky {
 }
 
 /// `count` messages through a plugin whose first try of every fifth one
-/// fails (or panics).
-async fn retried(panics: bool, count: u32) {
+/// fails as `failure` says.
+async fn retried(failure: Failure, count: u32) {
     let pipeline = start(config()).await;
     let acked = Arc::new(Mutex::new(Vec::new()));
     let flaky = Flaky {
         tries: Mutex::default(),
         acked: Arc::clone(&acked),
-        panics,
+        failure,
     };
-    pipeline.plug(flaky).await;
+    plug(&pipeline, flaky).await;
     let mut stream = subscribe(&pipeline).await;
     let client = send_frames(&pipeline, 1, count, 16);
-    let snapshots = receive(&mut stream, count as usize).await;
-    within_real("the client to finish", client).await.unwrap();
+    let snapshots = receive(&pipeline, &mut stream, count as usize).await;
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
     assert_complete_and_in_order(&snapshots, &[(1, count)]);
 
     let acked = acked.lock().unwrap().clone();
@@ -101,7 +123,7 @@ async fn retried(panics: bool, count: u32) {
         (0..u64::from(count)).collect::<Vec<u64>>(),
         "the plugin acknowledged every message, each once, in order: a failed try is tried again"
     );
-    let summary = pipeline.summary().await;
+    let summary = summary(&pipeline).await;
     assert_eq!(
         summary.retries,
         u64::from(count / 5),
@@ -116,16 +138,26 @@ async fn retried(panics: bool, count: u32) {
 
 #[tokio::test]
 async fn a_failed_try_is_retried_and_nothing_is_lost() {
-    retried(false, 200).await;
+    retried(Failure::Error, 25).await;
 }
 
 #[tokio::test]
 async fn a_panicking_handler_is_a_failed_try_not_a_dead_pipeline() {
-    retried(true, 200).await;
+    retried(Failure::Panic, 25).await;
 }
 
-/// Refuses every message from client 9.
-struct Picky;
+// The trait promises that a panic asks for a retry, wherever in the
+// handler it happens: `handle` may do work before it returns its future.
+#[tokio::test]
+async fn a_handler_that_panics_before_returning_its_future_is_a_failed_try_too() {
+    retried(Failure::PanicBeforeFuture, 25).await;
+}
+
+/// Refuses every message from client 9, and notes when it was asked.
+#[derive(Default)]
+struct Picky {
+    tries: Arc<Mutex<HashMap<u64, Vec<Instant>>>>,
+}
 
 impl Plugin for Picky {
     fn name(&self) -> &str {
@@ -133,6 +165,9 @@ impl Plugin for Picky {
     }
 
     fn handle(&self, message: Message) -> BoxFuture<'_, Result<(), HandlerError>> {
+        let now = Instant::now();
+        let mut tries = self.tries.lock().unwrap();
+        tries.entry(message.id).or_default().push(now);
         Box::pin(async move {
             if message.payload[..4] == 9u32.to_be_bytes() {
                 Err(HandlerError("not from 9".into()))
@@ -146,18 +181,22 @@ impl Plugin for Picky {
 #[tokio::test]
 async fn a_message_out_of_tries_is_dead_lettered_and_still_published() {
     let pipeline = start(config()).await;
-    pipeline.plug(Picky).await;
+    let picky = Picky::default();
+    let tries = Arc::clone(&picky.tries);
+    plug(&pipeline, picky).await;
     let mut stream = subscribe(&pipeline).await;
-    let good = send_frames(&pipeline, 8, 30, 20);
-    let bad = send_frames(&pipeline, 9, 10, 20);
-    let snapshots = receive(&mut stream, 40).await;
+    let good = send_frames(&pipeline, 8, 20, 20);
+    let bad = send_frames(&pipeline, 9, 4, 20);
+    let snapshots = receive(&pipeline, &mut stream, 24).await;
     for client in [good, bad] {
-        within_real("the clients to finish", client).await.unwrap();
+        watched(Look::Pipeline(&pipeline), "the clients to finish", client)
+            .await
+            .unwrap();
     }
-    assert_complete_and_in_order(&snapshots, &[(8, 30), (9, 10)]);
+    assert_complete_and_in_order(&snapshots, &[(8, 20), (9, 4)]);
 
-    let summary = pipeline.summary().await;
-    assert_eq!(summary.dead_letters.len(), 10, "{:?}", summary.dead_letters);
+    let summary = summary(&pipeline).await;
+    assert_eq!(summary.dead_letters.len(), 4, "{:?}", summary.dead_letters);
     for letter in &summary.dead_letters {
         assert_eq!(letter.plugin, "picky");
         assert_eq!(
@@ -173,7 +212,24 @@ async fn a_message_out_of_tries_is_dead_lettered_and_still_published() {
             }
         );
     }
-    assert_eq!(summary.retries, 20, "two retries each");
+    assert_eq!(summary.retries, 8, "two retries each");
+
+    // Each retry came after the policy's wait: base * 2^(n - 1), here 1
+    // and then 2 ms (`config`'s policy, worked out by hand).
+    let schedule = [Duration::from_millis(1), Duration::from_millis(2)];
+    for letter in &summary.dead_letters {
+        let tries = tries.lock().unwrap()[&letter.id].clone();
+        for (n, (pair, wait)) in tries.windows(2).zip(schedule).enumerate() {
+            let waited = pair[1] - pair[0];
+            assert!(
+                waited >= wait,
+                "message {}: retry {} came {waited:?} after the try before it; the policy \
+                 says to wait {wait:?} first",
+                letter.id,
+                n + 1
+            );
+        }
+    }
 }
 
 #[tokio::test]
@@ -184,8 +240,8 @@ async fn a_plugin_unplugged_mid_run_loses_nothing() {
     let pipeline = start(config).await;
     let (stuck, gate, handled) = Gated::new("stuck");
     let (audit, audited) = Recorder::new("audit");
-    pipeline.plug(stuck).await;
-    pipeline.plug(audit).await;
+    plug(&pipeline, stuck).await;
+    plug(&pipeline, audit).await;
     let mut stream = subscribe(&pipeline).await;
     let client = send_frames(&pipeline, 2, FRAMES, 24);
 
@@ -196,18 +252,20 @@ async fn a_plugin_unplugged_mid_run_loses_nothing() {
     })
     .await;
     assert!(before.published <= 10, "nothing past the stuck plugin");
-    assert_eq!(pipeline.unplug("stuck").await, 1);
-    assert_eq!(pipeline.unplug("stuck").await, 0, "gone already");
+    assert_eq!(unplug(&pipeline, "stuck").await, 1);
+    assert_eq!(unplug(&pipeline, "stuck").await, 0, "gone already");
 
     // Everything goes on, without it.
-    let snapshots = receive(&mut stream, FRAMES as usize).await;
-    within_real("the client to finish", client).await.unwrap();
+    let snapshots = receive(&pipeline, &mut stream, FRAMES as usize).await;
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
     assert_complete_and_in_order(&snapshots, &[(2, FRAMES)]);
     assert_eq!(ids(&audited).len(), FRAMES as usize, "audit saw everything");
 
     // What the stuck plugin was handed, it handled or it is a dead letter:
     // together, the first messages, with no gap.
-    let summary = pipeline.summary().await;
+    let summary = summary(&pipeline).await;
     let handled: HashSet<u64> = ids(&handled).into_iter().collect();
     let dead: HashSet<u64> = summary
         .dead_letters

@@ -1,9 +1,14 @@
 //! A shutdown finishes what the pipeline took, ends every subscriber's
-//! stream cleanly, and closes the doors.
+//! stream cleanly, and closes the doors. Dropping the pipeline stops it at
+//! once, and closes the doors too.
+
+use std::time::Duration;
+
+use tokio::net::TcpStream;
 
 use super::{
-    Gated, assert_complete_and_in_order, closed_by_server, config, connect_ingest, receive,
-    send_frames, start, subscribe, until, within_real,
+    Gated, Look, assert_complete_and_in_order, closed_by_server, config, connect_ingest, plug,
+    receive, send_frames, start, subscribe, until, watched,
 };
 
 #[tokio::test]
@@ -13,10 +18,12 @@ async fn shutdown_finishes_every_frame_taken_and_ends_the_streams() {
     config.mailbox_capacity = 512;
     let pipeline = start(config).await;
     let (slow, gate, handled) = Gated::new("slow");
-    pipeline.plug(slow).await;
+    plug(&pipeline, slow).await;
     let mut stream = subscribe(&pipeline).await;
     let client = send_frames(&pipeline, 1, FRAMES, 40);
-    within_real("the client to finish", client).await.unwrap();
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
     until(&pipeline, "every frame to be taken", |s| {
         s.frames_in == u64::from(FRAMES)
     })
@@ -26,7 +33,9 @@ async fn shutdown_finishes_every_frame_taken_and_ends_the_streams() {
     let shutdown = tokio::spawn(pipeline.shutdown());
     tokio::task::yield_now().await;
     gate.add_permits(FRAMES as usize);
-    let summary = within_real("the shutdown to finish", shutdown)
+    // The pipeline is the shutdown's now: what moves is what the plugin
+    // handles.
+    let summary = watched(Look::Handled(&handled), "the shutdown to finish", shutdown)
         .await
         .expect("shutdown does not panic");
 
@@ -37,9 +46,9 @@ async fn shutdown_finishes_every_frame_taken_and_ends_the_streams() {
         "every frame taken is finished"
     );
     assert_eq!(handled.lock().unwrap().len(), FRAMES as usize);
-    let snapshots = receive(&mut stream, FRAMES as usize).await;
+    let snapshots = receive(Look::Nothing, &mut stream, FRAMES as usize).await;
     assert_complete_and_in_order(&snapshots, &[(1, FRAMES)]);
-    let end = within_real("the stream to end", stream.message()).await;
+    let end = watched(Look::Nothing, "the stream to end", stream.message()).await;
     assert!(
         matches!(end, Ok(None)),
         "after a shutdown the stream ends cleanly, after the last frame: {end:?}"
@@ -53,12 +62,16 @@ async fn shutdown_closes_the_connections_and_the_ports() {
     let mut stream = subscribe(&pipeline).await;
     let mut open = connect_ingest(&pipeline).await;
     let client = send_frames(&pipeline, 2, 10, 16);
-    receive(&mut stream, 10).await;
-    within_real("the client to finish", client).await.unwrap();
+    receive(&pipeline, &mut stream, 10).await;
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
 
-    let summary = within_real("the shutdown", pipeline.shutdown()).await;
+    // Nothing is left to do: a shutdown that does not end has stopped.
+    let summary = watched(Look::Nothing, "the shutdown", pipeline.shutdown()).await;
     assert_eq!(summary.published, 10);
-    within_real(
+    watched(
+        Look::Nothing,
         "the open connection to be closed",
         closed_by_server(&mut open),
     )
@@ -68,6 +81,37 @@ async fn shutdown_closes_the_connections_and_the_ports() {
         refused.is_err(),
         "after a shutdown the ingest port takes no connection"
     );
-    let end = within_real("the stream to end", stream.message()).await;
+    let end = watched(Look::Nothing, "the stream to end", stream.message()).await;
     assert!(matches!(end, Ok(None)), "{end:?}");
+}
+
+#[tokio::test]
+async fn dropping_the_pipeline_stops_it_without_waiting_and_closes_its_ports() {
+    let before = lesson_support::alive_tasks();
+    let pipeline = start(config()).await;
+    let (ingest, feed) = (pipeline.ingest_addr(), pipeline.feed_addr());
+    // A plugin that never finishes, with frames it owes.
+    let (stuck, _gate, _) = Gated::new("stuck");
+    plug(&pipeline, stuck).await;
+    let client = send_frames(&pipeline, 3, 20, 16);
+    until(&pipeline, "every frame to be taken", |s| s.frames_in == 20).await;
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
+
+    drop(pipeline);
+    // Nothing is left to do: every task the pipeline started ends, the
+    // stuck plugin's too, and the ports close.
+    watched(Look::Nothing, "the pipeline's tasks to end", async {
+        while lesson_support::alive_tasks() > before {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
+    for (port, addr) in [("ingest", ingest), ("feed", feed)] {
+        assert!(
+            TcpStream::connect(addr).await.is_err(),
+            "the {port} port still takes connections after the pipeline was dropped"
+        );
+    }
 }
