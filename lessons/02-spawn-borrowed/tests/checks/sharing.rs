@@ -85,6 +85,37 @@ async fn nothing_keeps_the_message_once_handlers_are_done() {
     assert_eq!(alive_tasks(), tasks_before, "a handler task is still alive");
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_handler_that_panics_or_is_aborted_lets_go_of_the_message() {
+    // Cleanup written after the handler's `.await` never runs for these two:
+    // a panic unwinds past it, and an abort drops the task where it waits.
+    let tasks_before = alive_tasks();
+    let never = Arc::new(Semaphore::new(0));
+    let recorders = [
+        Recorder::new("broken", Outcome::Panic),
+        Recorder::gated("stuck", &never),
+    ];
+    let dispatcher = dispatcher(&recorders);
+    let payload = payload("short-lived");
+
+    let mut handles = dispatcher.dispatch(meta(4), payload.clone());
+    let stuck = handles.pop().expect("one handle per plugin");
+    let broken = finish(handles).await;
+    assert!(
+        matches!(&broken[..], [Err(error)] if error.is_panic()),
+        "{broken:?}"
+    );
+    stuck.abort();
+    settle().await;
+
+    assert!(
+        payload.is_unique(),
+        "one handler panicked and the other was aborted, yet someone still holds \
+         the payload: what a task holds must be dropped with the task, however it ends",
+    );
+    assert_eq!(alive_tasks(), tasks_before, "a handler task is still alive");
+}
+
 /// A plugin that only looks at the message: it allocates nothing itself, so
 /// what an allocation count sees is the dispatcher's doing.
 struct Glance {

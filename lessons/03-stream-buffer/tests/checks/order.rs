@@ -29,6 +29,30 @@ async fn lines_arrive_in_order_and_complete() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn lines_arrive_whole_when_the_connection_pauses_inside_them() {
+    // The connection is not ready, once, at each of these offsets: inside
+    // "alpha", "beta", "gamma" and the unterminated "delta", between two
+    // lines, and at the very end. A read there is `Pending` (the reader
+    // wakes its task, as a socket does when bytes come); the rest follows.
+    let text = "alpha\nbeta\ngamma\n\ndelta";
+    let pauses = [2, 6, 8, 13, 17, 20, text.len()];
+    let (reader, _probe) = ScriptedReader::new([text], Then::Eof);
+
+    let items = drain(Session::new(reader.pausing_at(pauses)).into_stream(4)).await;
+
+    assert_eq!(
+        payloads(&items),
+        ["alpha", "beta", "gamma", "", "delta"],
+        "a connection that is not ready is not a connection that ended"
+    );
+    let seqs: Vec<u64> = items
+        .iter()
+        .map(|item| item.as_ref().unwrap().seq)
+        .collect();
+    assert_eq!(seqs, [0, 1, 2, 3, 4]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn stream_ends_when_the_connection_ends() {
     let (reader, _probe) = ScriptedReader::new(["one\n"], Then::Eof);
     let mut stream = Box::pin(Session::new(reader).into_stream(4));
@@ -51,6 +75,23 @@ async fn read_error_reaches_the_consumer_after_the_lines_before_it() {
     assert_eq!(items.len(), 3, "two lines, then the error: {items:?}");
     assert_eq!(payloads(&items[..2]), ["a", "b"]);
     let error = items[2]
+        .as_ref()
+        .expect_err("the read error is the last item");
+    assert_eq!(error.kind(), ErrorKind::ConnectionReset);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_read_error_waits_for_room_in_a_full_queue() {
+    // Room for one response: when the connection fails, the last line is
+    // still waiting in the queue. The error must wait for room, like every
+    // line before it, not be dropped because the queue is full.
+    let (reader, _probe) = ScriptedReader::new(["a\nb\nc\n"], Then::Fail);
+
+    let items = drain(Session::new(reader).into_stream(1)).await;
+
+    assert_eq!(items.len(), 4, "three lines, then the error: {items:?}");
+    assert_eq!(payloads(&items[..3]), ["a", "b", "c"]);
+    let error = items[3]
         .as_ref()
         .expect_err("the read error is the last item");
     assert_eq!(error.kind(), ErrorKind::ConnectionReset);
