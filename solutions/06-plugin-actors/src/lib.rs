@@ -57,8 +57,11 @@ pub trait Plugin: Send + 'static {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PluginId(u64);
 
-/// When a supervisor stops restarting: at the `panics`-th panic that comes
-/// less than `within` after the first of them (on tokio's clock).
+/// When a supervisor stops restarting: at the `panics`-th panic within any
+/// span shorter than `within` (on tokio's clock), that is, at a panic less
+/// than `within` after the `panics - 1`-th panic before it. With 3 in 1 s,
+/// panics at 0, 0.9, 1.1 and 1.2 s put the plugin down at 1.2 s: the last
+/// three come less than a second after the first of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RestartLimit {
     pub panics: u32,
@@ -132,8 +135,8 @@ impl std::error::Error for AskError {}
 
 // ANCHOR: host
 /// Plugins, each run by an actor: a task that owns the plugin and reads its
-/// mailbox. Dropping the host closes every mailbox: each actor handles what
-/// is queued, then ends, as after `unplug`, but nobody waits for it.
+/// mailbox. Dropping the host aborts every actor: what is queued is dropped
+/// with the mailboxes, and a plugin stuck in its handler is dropped too.
 pub struct PluginHost {
     config: HostConfig,
     next_id: u64,
@@ -276,6 +279,18 @@ impl PluginHost {
 
     fn find(&self, id: PluginId) -> Option<&Plugged> {
         self.plugins.iter().find(|p| p.id == id)
+    }
+}
+
+impl Drop for PluginHost {
+    /// Closing the mailboxes would end only the actors that come back to
+    /// them: one stuck in its plugin's handler would outlive the host, with
+    /// its plugin. Aborting ends each actor at the `.await` it waits in (or
+    /// its next one), and drops its plugin.
+    fn drop(&mut self) {
+        for Plugged { actor, .. } in &self.plugins {
+            actor.abort();
+        }
     }
 }
 

@@ -161,3 +161,40 @@ fn dispatching_allocates_nothing_the_size_of_the_payload() {
         counted.bytes_total
     );
 }
+
+#[test]
+fn finished_dispatches_leave_nothing_behind_while_the_dispatcher_lives() {
+    // A dispatcher lives as long as the pipeline: what it keeps of each
+    // finished dispatch (a handle of every task it spawned) adds up.
+    const FEW: usize = 10;
+    let glance = Arc::new(Glance {
+        bytes_seen: AtomicUsize::new(0),
+    });
+    let plugins = (0..4).map(|_| Arc::clone(&glance) as Arc<dyn Plugin>);
+    let dispatcher = Dispatcher::new(plugins.collect());
+    let frame = Bytes::from_static(b"a frame");
+    let runtime = paused_runtime();
+    let run = |dispatches: usize| {
+        runtime.block_on(async {
+            for id in 0..dispatches {
+                finish(dispatcher.dispatch(meta(id as u64), frame.clone())).await;
+            }
+        })
+    };
+    // The first run may set up what a first use sets up for good.
+    run(FEW);
+
+    let ((), few) = count_allocations(|| run(FEW));
+    let ((), many) = count_allocations(|| run(10 * FEW));
+    assert!(
+        many.count_current <= few.count_current && many.bytes_current <= few.bytes_current,
+        "with the dispatcher alive, {FEW} finished dispatches left {} allocations \
+         ({} bytes) alive, and {} finished dispatches {} ({} bytes): the dispatcher \
+         keeps something of every dispatch (a handle of each task it spawned?)",
+        few.count_current,
+        few.bytes_current,
+        10 * FEW,
+        many.count_current,
+        many.bytes_current,
+    );
+}

@@ -82,3 +82,29 @@ async fn ask_says_when_the_handler_panicked_or_the_plugin_is_unknown() {
         Err(AskError::NoSuchPlugin)
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_ask_that_puts_a_plugin_down_hears_panicked() {
+    // Three asks of a plugin that panics on every message: each handler
+    // panicked on its message, the third too, though that panic puts the
+    // plugin down. Only an ask after that hears `Down`.
+    let probe = Probe::new();
+    let mut host = host(4);
+    let id = host.plug("doomed", probe.factory(Behaviour::PanicAlways));
+    let mut answers = Vec::new();
+    for seq in 0..4 {
+        answers.push(within("asking", host.ask(id, message(seq))).await);
+    }
+    assert_eq!(
+        answers,
+        [
+            Err(AskError::Panicked),
+            Err(AskError::Panicked),
+            Err(AskError::Panicked),
+            Err(AskError::Down)
+        ],
+        "the third ask's handler panicked on it, which put the plugin down: \
+         that ask hears Panicked (what became of its message), the fourth Down"
+    );
+    assert_eq!(probe.seqs(), [0, 1, 2], "down after its third panic");
+}

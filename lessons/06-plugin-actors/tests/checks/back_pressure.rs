@@ -4,6 +4,7 @@
 
 use std::cell::Cell;
 use std::sync::Arc;
+use std::time::Duration;
 
 use lesson_support::{settle, within};
 use tokio::sync::Semaphore;
@@ -82,5 +83,60 @@ async fn a_slow_plugin_makes_the_dispatcher_wait() {
         all,
         "the slow plugin lost or reordered messages: waiting for room is the \
          policy here, not dropping"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_plugin_stuck_for_a_minute_loses_nothing() {
+    // A plugin stuck on its first message for a whole minute of tokio's
+    // clock, with a mailbox of one: the dispatcher waits all that minute. A
+    // dispatcher that gives up on a slow plugin after a while, and drops the
+    // message for it, sheds load the rule says to wait for.
+    let gate = Arc::new(Semaphore::new(0));
+    let stuck = Probe::new();
+    let mut host = host(1);
+    let id = host.plug(
+        "stuck",
+        stuck.gated_factory(Behaviour::Record, Some(Arc::clone(&gate))),
+    );
+    let dispatched = Cell::new(0_u64);
+    let dispatching = async {
+        for seq in 0..5 {
+            host.dispatch(message(seq)).await;
+            dispatched.set(seq + 1);
+        }
+    };
+    let watching = async {
+        for second in [10, 20, 30, 40, 50, 60] {
+            within(
+                "ten seconds of tokio's clock",
+                tokio::time::sleep(Duration::from_secs(10)),
+            )
+            .await;
+            let done = dispatched.get();
+            assert!(
+                done < 5,
+                "five messages for a plugin stuck on the first, with a mailbox of \
+                 one, and all five dispatches returned within {second} s: the \
+                 dispatcher stopped waiting for the stuck plugin (a timeout that \
+                 drops the message?)"
+            );
+        }
+        gate.add_permits(5);
+    };
+    // Each step above has its own timeout; this one bounds the whole.
+    tokio::time::timeout(Duration::from_secs(120), async {
+        tokio::join!(dispatching, watching)
+    })
+    .await
+    .expect("the dispatches return once the stuck plugin moves");
+    within("unplugging, which drains the mailbox", host.unplug(id))
+        .await
+        .expect("still plugged in");
+    assert_eq!(
+        stuck.seqs(),
+        [0, 1, 2, 3, 4],
+        "a plugin that was stuck for a minute lost messages: no message is \
+         dropped while its plugin is up, however long it takes"
     );
 }

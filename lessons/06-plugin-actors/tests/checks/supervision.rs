@@ -177,3 +177,59 @@ async fn the_restart_window_is_measured_from_the_first_panic_in_it() {
     );
     assert_eq!(plugin.made(), 4, "the first plugin and three restarts");
 }
+
+#[tokio::test(start_paused = true)]
+async fn good_messages_between_panics_do_not_reset_the_count() {
+    // A plugin that panics on every other message, a tenth of a second
+    // apart: its panics at 0.1, 0.3 and 0.5 s are three within a second,
+    // whatever it handled well between them.
+    let plugin = Probe::new();
+    let mut host = host(4);
+    let id = host.plug(
+        "every other",
+        plugin.factory(Behaviour::PanicEvery { every: 2, at: 1 }),
+    );
+    for seq in 0..20 {
+        within("dispatching", host.dispatch(message(seq))).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        host.report(id)
+            .map(|report| (report.panics, report.gave_up)),
+        Some((3, true)),
+        "panics at 0.1, 0.3 and 0.5 s are three within a second: the plugin \
+         stays down at the third, though it handled a message well between \
+         each two (a good message does not start the count over)"
+    );
+    assert_eq!(
+        plugin.seqs(),
+        [0, 1, 2, 3, 4, 5],
+        "down at its third panic, on message 5, the plugin gets nothing more"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_restart_window_slides_from_panic_to_panic() {
+    // The limit is three panics less than a second after the first of them,
+    // any three. Panics at 0, 0.9, 1.1 and 1.2 s: the last three are within
+    // 0.3 s of each other, so the plugin is down at the fourth panic, though
+    // the first is more than a second old by then (a window that starts over
+    // once its first panic is a second old never puts it down).
+    let plugin = Probe::new();
+    let mut host = host(4);
+    let id = host.plug("sliding", plugin.factory(Behaviour::PanicAlways));
+
+    let start = tokio::time::Instant::now();
+    for (seq, at_ms) in [(0, 0), (1, 900), (2, 1100), (3, 1200)] {
+        tokio::time::sleep_until(start + Duration::from_millis(at_ms)).await;
+        within("dispatching", host.dispatch(message(seq))).await;
+        settle().await;
+    }
+    assert_eq!(
+        host.report(id)
+            .map(|report| (report.panics, report.gave_up)),
+        Some((4, true)),
+        "panics at 0.9, 1.1 and 1.2 s are three within a second: the plugin \
+         stays down at the fourth panic, whenever the first one was"
+    );
+}

@@ -129,9 +129,16 @@ async fn an_unplugged_plugin_gets_nothing_more() {
 async fn a_dropped_host_leaves_no_actor_and_no_plugin_behind() {
     let tasks_before = alive_tasks();
     let probes = [Probe::new(), Probe::new(), Probe::new()];
+    // The third plugin is stuck in its handler, on its first message, and
+    // never moves on its own.
+    let gate = Arc::new(Semaphore::new(0));
     let mut host = host(16);
     for (n, probe) in probes.iter().enumerate() {
-        host.plug(&format!("plugin {n}"), probe.factory(Behaviour::Record));
+        let gate = (n == 2).then(|| Arc::clone(&gate));
+        host.plug(
+            &format!("plugin {n}"),
+            probe.gated_factory(Behaviour::Record, gate),
+        );
     }
     within("ten messages", async {
         for seq in 0..10 {
@@ -139,6 +146,7 @@ async fn a_dropped_host_leaves_no_actor_and_no_plugin_behind() {
         }
     })
     .await;
+    settle().await;
 
     drop(host);
     settle().await;
@@ -146,13 +154,47 @@ async fn a_dropped_host_leaves_no_actor_and_no_plugin_behind() {
     assert_eq!(
         alive_tasks(),
         tasks_before,
-        "the host is gone, and actor tasks still run: something keeps a mailbox open"
+        "the host is gone, and actor tasks still run: something keeps a mailbox \
+         open, or an actor stuck in its plugin's handler was left running"
     );
-    for probe in &probes {
+    for (n, probe) in probes.iter().enumerate() {
         assert_eq!(
             probe.alive(),
             0,
-            "the host is gone, and a plugin is still alive"
+            "the host is gone, and plugin {n} is still alive{}",
+            if n == 2 {
+                " (it is stuck in its handler: its actor must be stopped, not \
+                 just told there is no more mail)"
+            } else {
+                ""
+            }
         );
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unplugged_plugins_id_is_never_reused() {
+    let probes = [Probe::new(), Probe::new(), Probe::new()];
+    let mut host = host(4);
+    let a = host.plug("a", probes[0].factory(Behaviour::Record));
+    let b = host.plug("b", probes[1].factory(Behaviour::Record));
+    within("unplugging b", host.unplug(b))
+        .await
+        .expect("b is plugged in");
+    let c = host.plug("c", probes[2].factory(Behaviour::Record));
+    assert!(
+        c != b && c != a,
+        "plugged in after b was unplugged, c got the id {c:?} (a is {a:?}, b was \
+         {b:?}): an id is never reused by the same host"
+    );
+    assert_eq!(
+        within("asking the unplugged b", host.ask(b, message(0))).await,
+        Err(AskError::NoSuchPlugin),
+        "b was unplugged: asking it must not reach another plugin"
+    );
+    assert_eq!(host.report(b), None, "b was unplugged");
+    within("asking c", host.ask(c, message(1)))
+        .await
+        .expect("c handles its message");
+    assert_eq!(probes[2].seqs(), [1], "c got only what was sent to c");
 }

@@ -1,6 +1,9 @@
 //! A subscription that ended, with its schema and its log dropped, leaves
 //! nothing behind: no task, and no byte (a leaked log, a leaked handle, a
-//! worker that keeps a copy).
+//! worker that keeps a copy, a topic kept for ever). And while the schema
+//! lives, finished subscriptions leave nothing in it that adds up.
+
+use std::cell::Cell;
 
 use lesson::{MessageLog, build_schema};
 use lesson_support::{count_allocations, paused_runtime};
@@ -10,15 +13,20 @@ use super::{drain, subscribe};
 #[test]
 fn a_finished_subscription_leaves_nothing_behind() {
     let runtime = paused_runtime();
+    // Each run asks for a topic of its own, made at run time: whatever is
+    // kept per topic (a registry of the topics ever asked for) shows.
+    let runs = Cell::new(0_u32);
     let run = || {
+        runs.set(runs.get() + 1);
+        let topic = format!("orders {}", runs.get());
         runtime.block_on(async {
             let log = MessageLog::new();
             for n in 0..20 {
-                log.append("orders", &format!("order {n}"));
+                log.append(&topic, &format!("order {n}"));
             }
             log.close();
             let schema = build_schema(&log);
-            let messages = drain(subscribe(&schema, "orders")).await;
+            let messages = drain(subscribe(&schema, &topic)).await;
             drop(schema);
             drop(log);
             messages.len()
@@ -43,5 +51,47 @@ fn a_finished_subscription_leaves_nothing_behind() {
         runtime.metrics().num_alive_tasks(),
         0,
         "a task is still alive"
+    );
+}
+
+#[test]
+fn finished_subscriptions_leave_nothing_behind_while_the_schema_lives() {
+    // A server keeps its schema and its log for as long as it runs: what a
+    // finished subscription leaves behind adds up while they live.
+    const FEW: usize = 10;
+    let runtime = paused_runtime();
+    let log = MessageLog::new();
+    for n in 0..4 {
+        log.append("orders", &format!("order {n}"));
+    }
+    log.close();
+    let schema = build_schema(&log);
+    let run = |subscriptions: usize| {
+        runtime.block_on(async {
+            let mut received = 0;
+            for _ in 0..subscriptions {
+                received += drain(subscribe(&schema, "orders")).await.len();
+            }
+            received
+        })
+    };
+    // The first run may set up what a first use sets up for good.
+    assert_eq!(run(FEW), 4 * FEW);
+
+    let (received, few) = count_allocations(|| run(FEW));
+    assert_eq!(received, 4 * FEW);
+    let (received, many) = count_allocations(|| run(10 * FEW));
+    assert_eq!(received, 40 * FEW);
+    assert!(
+        many.count_current <= few.count_current && many.bytes_current <= few.bytes_current,
+        "with the schema and the log alive, {FEW} finished subscriptions left {} \
+         allocations ({} bytes) alive, and {} finished subscriptions {} ({} bytes): \
+         something kept per subscription (a worker's handle, its topic) stays for \
+         as long as the schema",
+        few.count_current,
+        few.bytes_current,
+        10 * FEW,
+        many.count_current,
+        many.bytes_current,
     );
 }
