@@ -75,14 +75,15 @@ where
 
     /// The session's responses, in order, then the read error if there is
     /// one. At most `capacity` (at least 1) responses wait in the stream for
-    /// a slow consumer.
+    /// a slow consumer; a `capacity` of 0 counts as 1 (tokio's
+    /// `mpsc::channel` panics on 0).
     pub fn into_stream(
         self,
         capacity: usize,
     ) -> impl Stream<Item = io::Result<Snapshot>> + Send + 'static {
         // Bounded: when the consumer stalls, `send` waits, the worker stops
         // reading, and the connection's own flow control pushes back.
-        let (tx, rx) = mpsc::channel(capacity);
+        let (tx, rx) = mpsc::channel(capacity.max(1));
         // `run` takes `self` by value: the task owns the session outright.
         tokio::spawn(self.run(tx));
         ReceiverStream::new(rx)

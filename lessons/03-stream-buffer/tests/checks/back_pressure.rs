@@ -5,6 +5,8 @@ use futures::StreamExt;
 use lesson::Session;
 use lesson_support::{ScriptedReader, Then, settle, within};
 
+use super::{drain, payloads};
+
 #[tokio::test(start_paused = true)]
 async fn a_stalled_consumer_stops_the_reading() {
     const CAPACITY: usize = 4;
@@ -32,4 +34,25 @@ async fn a_stalled_consumer_stops_the_reading() {
         received += 1;
     }
     assert_eq!(received, LINES);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_capacity_of_zero_holds_one_response() {
+    // `capacity` is at least 1: asking for 0 gets a queue of one, not a
+    // panic (tokio's `mpsc::channel(0)` panics).
+    let lines: Vec<String> = (0..20).map(|n| format!("{n}\n")).collect();
+    let (reader, probe) = ScriptedReader::new(&lines, Then::Eof);
+
+    let stream = Session::new(reader).into_stream(0);
+    settle().await;
+    assert!(
+        probe.chunks_delivered() <= 3,
+        "a capacity of 0 read {} lines ahead of a consumer that reads nothing: \
+         it holds one response",
+        probe.chunks_delivered()
+    );
+
+    let items = drain(stream).await;
+    let expected: Vec<String> = (0..20).map(|n| n.to_string()).collect();
+    assert_eq!(payloads(&items), expected);
 }

@@ -5,6 +5,7 @@ use std::io::ErrorKind;
 use futures::StreamExt;
 use lesson::Session;
 use lesson_support::{ScriptedReader, Then, within};
+use tokio::time::{Duration, sleep};
 
 use super::{drain, payloads};
 
@@ -81,15 +82,21 @@ async fn read_error_reaches_the_consumer_after_the_lines_before_it() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_read_error_waits_for_room_in_a_full_queue() {
-    // Room for one response: when the connection fails, the last line is
-    // still waiting in the queue. The error must wait for room, like every
-    // line before it, not be dropped because the queue is full.
+async fn read_error_waits_for_a_late_consumer_in_a_full_queue() {
+    // Three lines fill a queue of one, then the connection fails: the error
+    // must wait for room like the lines did, not be dropped when there is none.
     let (reader, _probe) = ScriptedReader::new(["a\nb\nc\n"], Then::Fail);
+    let stream = Session::new(reader).into_stream(1);
+    sleep(Duration::from_millis(50)).await; // the consumer comes late
 
-    let items = drain(Session::new(reader).into_stream(1)).await;
+    let items = drain(stream).await;
 
-    assert_eq!(items.len(), 4, "three lines, then the error: {items:?}");
+    assert_eq!(
+        items.len(),
+        4,
+        "three lines, then the error; an item sent with `try_send` into a full \
+         queue is lost: {items:?}"
+    );
     assert_eq!(payloads(&items[..3]), ["a", "b", "c"]);
     let error = items[3]
         .as_ref()

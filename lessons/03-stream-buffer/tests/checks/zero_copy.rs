@@ -80,3 +80,51 @@ fn handing_out_a_line_allocates_nothing() {
         counted.count_total,
     );
 }
+
+#[test]
+fn a_line_that_takes_many_reads_is_not_copied_on_each_read() {
+    // One line of 8,000 bytes that comes 20 bytes a read, as a slow peer
+    // sends it. Each read goes into the room after the bytes before it; the
+    // buffer grows now and then (`reserve` doubles it). Copying the
+    // unfinished line into a fresh buffer after each read costs 400
+    // allocations, and copies the line 400 times.
+    const LINE: usize = 8_000;
+    const READ: usize = 20;
+    let mut text = vec![b'z'; LINE];
+    text.push(b'\n');
+    let chunks: Vec<&[u8]> = text.chunks(READ).collect();
+    let reads = chunks.len();
+    let (reader, probe) = ScriptedReader::new(chunks, Then::Eof);
+    let runtime = paused_runtime();
+
+    let (items, counted) = count_allocations(|| {
+        runtime.block_on(async {
+            let mut stream = Box::pin(Session::new(reader).into_stream(4));
+            let line = within("the long line", stream.next()).await;
+            let end = within("the end of the stream", stream.next()).await;
+            (line, end)
+        })
+    });
+
+    let line = items
+        .0
+        .expect("one line")
+        .expect("no read error was scripted");
+    assert_eq!(line.payload.len(), LINE);
+    assert!(items.1.is_none(), "one line, then the end");
+    // The last read wrote the line's last bytes where the line now is.
+    let last = *probe.written().last().expect("the reader was read");
+    assert_eq!(
+        line.payload.as_ptr() as usize + last.offset,
+        last.address,
+        "the line's last bytes are not where the last read wrote them: the \
+         line was copied after the read"
+    );
+    assert!(
+        counted.count_total < (reads / 10) as u64,
+        "{} allocations for one line that took {reads} reads: the unfinished \
+         line is copied into a new buffer after each read; read into the room \
+         after it, and let `reserve` grow the buffer when it is full",
+        counted.count_total,
+    );
+}

@@ -4,7 +4,8 @@
 //! `Feed::subscribe` returns, with paused time, as in lesson 03.
 
 use futures::StreamExt;
-use lesson_support::{Then, alive_tasks, settle, within};
+use lesson::SnapshotFeed;
+use lesson_support::{Then, alive_tasks, count_allocations, paused_runtime, settle, within};
 
 use super::{Devices, records_upstream, subscribe_directly};
 
@@ -42,5 +43,42 @@ async fn dropping_the_response_stream_stops_the_worker_within_one_read() {
         alive_tasks(),
         tasks_before,
         "a task outlived the response stream"
+    );
+}
+
+/// Heap bytes still live after `count` subscriptions of one record each
+/// have ended, counted while the feed that served them is alive.
+fn live_bytes_after(count: usize) -> i64 {
+    let runtime = paused_runtime();
+    // Every subscription gets an upstream of its own, dropped when it ends.
+    let feed = SnapshotFeed::new(8, |_: &str| Some(records_upstream(1, 8, Then::Eof)));
+    let ((), counted) = count_allocations(|| {
+        runtime.block_on(async {
+            for _ in 0..count {
+                let stream = subscribe_directly(&feed, "sensor")
+                    .await
+                    .expect("every device is known");
+                let items: Vec<_> = within("the stream to end", stream.take(10).collect()).await;
+                assert_eq!(items.len(), 1, "one record, then the end");
+            }
+            settle().await;
+        })
+    });
+    counted.bytes_current
+}
+
+#[test]
+fn finished_subscriptions_leave_nothing_behind_in_a_live_feed() {
+    // A server lives for months: what a feed keeps for each subscription
+    // (its worker's `JoinHandle`, which also keeps the finished task's
+    // memory) must go when the subscription ends.
+    const FEW: usize = 100;
+    let few = live_bytes_after(FEW);
+    let many = live_bytes_after(10 * FEW);
+    assert!(
+        many <= few + 1024,
+        "{few} bytes stay live after {FEW} finished subscriptions, {many} after \
+         {}: the feed keeps something for every subscription it has served",
+        10 * FEW,
     );
 }

@@ -9,7 +9,7 @@
 //! there is bounded by [`within_real`], and no check sleeps to let things
 //! happen: each waits for an event (a message, a dropped upstream) or
 //! counts events (another subscription's messages). Those in `zero_copy`,
-//! `cancellation` and `owned` call `Feed::subscribe` directly, with paused
+//! `queue`, `cancellation` and `owned` call `Feed::subscribe` directly, with paused
 //! time, as lesson 03's checks do.
 
 mod back_pressure;
@@ -17,6 +17,7 @@ mod cancellation;
 mod disconnect;
 mod order;
 mod owned;
+mod queue;
 mod zero_copy;
 
 #[test]

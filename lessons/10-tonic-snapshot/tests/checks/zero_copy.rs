@@ -117,3 +117,54 @@ async fn records_that_are_ready_come_in_large_reads() {
         input.len() / 1024
     );
 }
+
+#[test]
+fn a_record_that_takes_many_reads_is_not_copied_on_each_read() {
+    // One record of 4,000 bytes that comes 20 bytes a read, as a slow
+    // device sends it. Each read goes into the room after the bytes before
+    // it; the buffer grows now and then (`reserve` doubles it). Copying the
+    // unfinished record into a fresh buffer after each read costs 200
+    // allocations, and copies the record 200 times.
+    const LEN: usize = 4_000;
+    const READ: usize = 20;
+    let input = record(0, LEN);
+    let chunks: Vec<&[u8]> = input.chunks(READ).collect();
+    let reads = chunks.len();
+    let (reader, probe) = ScriptedReader::new(chunks, Then::Eof);
+    let feed = Devices::default()
+        .with("sensor", Upstream::new((reader, probe.clone())))
+        .feed(LEN);
+    let runtime = paused_runtime();
+
+    let (items, counted) = count_allocations(|| {
+        runtime.block_on(async {
+            let stream = subscribe_directly(&feed, "sensor")
+                .await
+                .expect("a known device");
+            let items: Vec<_> = within("the stream to end", stream.take(10).collect()).await;
+            items
+        })
+    });
+
+    let snapshots: Vec<_> = items
+        .into_iter()
+        .map(|item| item.expect("no error was scripted"))
+        .collect();
+    assert_eq!(snapshots.len(), 1, "one record, then the end");
+    assert_in_order(&snapshots, LEN);
+    // The last read wrote the record's last bytes where the record now is.
+    let last = *probe.written().last().expect("the upstream was read");
+    assert_eq!(
+        snapshots[0].payload.as_ptr() as usize + last.offset,
+        last.address,
+        "the record's last bytes are not where the last read wrote them: the \
+         record was copied after the read"
+    );
+    assert!(
+        counted.count_total < (reads / 10) as u64,
+        "{} allocations for one record that took {reads} reads: the unfinished \
+         record is copied into a new buffer after each read; read into the room \
+         after it, and let `reserve` grow the buffer when it is full",
+        counted.count_total,
+    );
+}

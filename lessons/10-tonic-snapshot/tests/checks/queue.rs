@@ -1,0 +1,105 @@
+//! The queue between a subscription's worker and its client, checked on the
+//! stream `Feed::subscribe` returns, with paused time: it holds at most the
+//! feed's capacity of snapshots, and the status that ends a stream waits
+//! in it for a late client like the records before it.
+
+use futures::StreamExt;
+use lesson::{Feed, Snapshot};
+use lesson_support::{ScriptedReader, Then, settle, within};
+use tokio::time::{Duration, sleep};
+use tonic::{Code, Status};
+
+use super::{Devices, Upstream, assert_in_order, record, records_upstream, subscribe_directly};
+
+#[tokio::test(start_paused = true)]
+async fn a_client_that_reads_nothing_gets_at_most_the_capacity_read_for_it() {
+    for capacity in [3, 40] {
+        let sensor = records_upstream(500, 8, Then::Eof);
+        let probe = sensor.probe();
+        let feed = Devices::default()
+            .with("sensor", sensor)
+            .feed(8)
+            .with_capacity(capacity);
+
+        let stream = subscribe_directly(&feed, "sensor")
+            .await
+            .expect("a known device");
+        settle().await; // the client reads nothing for a while
+
+        // `capacity` snapshots queued, and the one the worker holds, waiting
+        // for room; at most one more read ahead.
+        let allowed = capacity + 2;
+        let read = probe.chunks_delivered();
+        assert!(
+            read <= allowed,
+            "with a capacity of {capacity}, the feed read {read} records for a \
+             client that read none (at most {allowed}): is `with_capacity` obeyed?",
+        );
+
+        // Reading again lets it go on, and nothing was lost meanwhile.
+        let items: Vec<_> = within("the stream to end", stream.collect()).await;
+        let snapshots: Vec<_> = items
+            .into_iter()
+            .map(|item| item.expect("no error was scripted"))
+            .collect();
+        assert_eq!(snapshots.len(), 500, "every record, once");
+        assert_in_order(&snapshots, 8);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn unavailable_waits_for_a_late_client_in_a_full_queue() {
+    // Three records fill a queue of one, then the upstream fails.
+    let feed = Devices::default()
+        .with("sensor", records_upstream(3, 16, Then::Fail))
+        .feed(16)
+        .with_capacity(1);
+    let items = late_client(&feed).await;
+
+    assert_eq!(
+        items.len(),
+        4,
+        "three records, then the status; a status sent with `try_send` into a \
+         full queue is lost: {items:?}"
+    );
+    let status = items[3].as_ref().expect_err("the status is the last item");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn data_loss_waits_for_a_late_client_in_a_full_queue() {
+    // Three records fill a queue of one, then 10 bytes of a fourth, then the end.
+    let mut input: Vec<u8> = (0..3).flat_map(|n| record(n, 16)).collect();
+    input.extend_from_slice(&record(3, 16)[..10]);
+    let upstream = Upstream::new(ScriptedReader::new([input], Then::Eof));
+    let feed = Devices::default()
+        .with("sensor", upstream)
+        .feed(16)
+        .with_capacity(1);
+    let items = late_client(&feed).await;
+
+    assert_eq!(
+        items.len(),
+        4,
+        "three records, then the status; a status sent with `try_send` into a \
+         full queue is lost: {items:?}"
+    );
+    let status = items[3].as_ref().expect_err("the status is the last item");
+    assert_eq!(status.code(), Code::DataLoss, "{status:?}");
+}
+
+/// Subscribes to "sensor", waits 50 ms (the worker fills the queue and
+/// reaches the end of the upstream meanwhile), then reads everything.
+async fn late_client<F: Feed>(feed: &F) -> Vec<Result<Snapshot, Status>> {
+    let stream = subscribe_directly(feed, "sensor")
+        .await
+        .expect("a known device");
+    sleep(Duration::from_millis(50)).await;
+    let items: Vec<_> = within("the stream to end", stream.take(1_000).collect()).await;
+    for (n, item) in items.iter().take(3).enumerate() {
+        let snapshot = item.as_ref().expect("three records before the status");
+        assert_eq!(snapshot.seq, n as u64);
+        assert!(snapshot.payload[..] == record(n, 16)[..]);
+    }
+    items
+}
