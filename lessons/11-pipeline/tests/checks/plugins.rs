@@ -178,6 +178,55 @@ impl Plugin for Picky {
     }
 }
 
+/// Panics on every message, in words an operator would want to read.
+struct Doomed;
+
+impl Plugin for Doomed {
+    fn name(&self) -> &str {
+        "doomed"
+    }
+
+    fn handle(&self, message: Message) -> BoxFuture<'_, Result<(), HandlerError>> {
+        Box::pin(async move {
+            if message.id != u64::MAX {
+                lesson_support::panic_on_purpose(format!(
+                    "doomed: the disk is full (message {})",
+                    message.id
+                ));
+            }
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_handler_that_always_panics_is_dead_lettered_with_what_the_panic_said() {
+    let pipeline = start(config()).await;
+    plug(&pipeline, Doomed).await;
+    let mut stream = subscribe(&pipeline).await;
+    let client = send_frames(&pipeline, 3, 2, 20);
+    let snapshots = receive(&pipeline, &mut stream, 2).await;
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
+    assert_complete_and_in_order(&snapshots, &[(3, 2)]);
+
+    let summary = summary(&pipeline).await;
+    assert_eq!(summary.dead_letters.len(), 2, "{:?}", summary.dead_letters);
+    for letter in &summary.dead_letters {
+        let Reason::OutOfTries { last_error, .. } = &letter.reason else {
+            panic!("a message whose every try panicked is out of tries: {letter:?}")
+        };
+        // What an operator reads in the log: the panic's own words.
+        let said = last_error.to_string();
+        assert!(
+            said.contains("the disk is full"),
+            "the dead letter's last error displays as {said:?}: it should carry what \
+             the panic said"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_message_out_of_tries_is_dead_lettered_and_still_published() {
     let pipeline = start(config()).await;
