@@ -211,4 +211,20 @@ async fn connections_past_the_limit_wait_their_turn_and_lose_nothing() {
     .await;
     assert_eq!(summary.connections, u64::from(CLIENTS));
     assert_eq!(summary.connection_errors.len(), errors);
+    // Each connection has a number of its own, from 0 in the order accepted.
+    let numbers: std::collections::BTreeSet<u64> = summary
+        .connection_errors
+        .iter()
+        .map(|error| error.connection)
+        .collect();
+    assert_eq!(
+        numbers.len(),
+        errors,
+        "{errors} connections failed, and their errors name {} connection numbers: {numbers:?}",
+        numbers.len()
+    );
+    assert!(
+        numbers.iter().all(|&n| n < u64::from(CLIENTS)),
+        "connections are numbered from 0 in the order accepted: {numbers:?}"
+    );
 }
