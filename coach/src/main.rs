@@ -171,6 +171,14 @@ impl Workspace {
     fn lesson(&self, name: &str) -> Result<&Lesson> {
         lessons::find(&self.lessons, name)
     }
+
+    /// The lessons `names` mean, or all of them when there are none.
+    fn chosen(&self, names: &[String]) -> Result<Vec<&Lesson>> {
+        if names.is_empty() {
+            return Ok(self.lessons.iter().collect());
+        }
+        names.iter().map(|name| self.lesson(name)).collect()
+    }
 }
 
 fn main() -> ExitCode {
@@ -246,14 +254,7 @@ fn run(ws: &Workspace, command: Command) -> Result<bool> {
             record,
             lessons,
         } => {
-            let chosen: Vec<&Lesson> = if lessons.is_empty() {
-                ws.lessons.iter().collect()
-            } else {
-                lessons
-                    .iter()
-                    .map(|name| ws.lesson(name))
-                    .collect::<Result<_>>()?
-            };
+            let chosen = ws.chosen(&lessons)?;
             let options = mutants::Options {
                 in_place,
                 changed_only: changed,
@@ -270,14 +271,7 @@ fn run(ws: &Workspace, command: Command) -> Result<bool> {
             working_tree,
             lessons,
         } => {
-            let chosen: Vec<&Lesson> = if lessons.is_empty() {
-                ws.lessons.iter().collect()
-            } else {
-                lessons
-                    .iter()
-                    .map(|name| ws.lesson(name))
-                    .collect::<Result<_>>()?
-            };
+            let chosen = ws.chosen(&lessons)?;
             let source = if working_tree {
                 verify::Source::WorkingTree
             } else {
@@ -289,14 +283,7 @@ fn run(ws: &Workspace, command: Command) -> Result<bool> {
             working_tree,
             lessons,
         } => {
-            let chosen: Vec<&Lesson> = if lessons.is_empty() {
-                ws.lessons.iter().collect()
-            } else {
-                lessons
-                    .iter()
-                    .map(|name| ws.lesson(name))
-                    .collect::<Result<_>>()?
-            };
+            let chosen = ws.chosen(&lessons)?;
             let source = if working_tree {
                 verify::Source::WorkingTree
             } else {
