@@ -182,13 +182,20 @@ pub fn run(root: &Path, target_dir: &Path, lessons: &[&Lesson], options: Options
         table.push((name, figures, ok));
     }
     if options.record {
+        // The header is written anew below: drop the one the file had (it
+        // is the decor of the first table), and set each table apart.
+        for (_, item) in record.iter_mut() {
+            if let Some(table) = item.as_table_mut() {
+                table.decor_mut().set_prefix("\n");
+            }
+        }
         let path = root.join(RECORD);
         let text = format!(
             "# Written by `cargo run -- mutants --record` (cargo-mutants {MUTANTS_VERSION}) after a\n\
              # run in which the lesson's checks caught every mutant of its solution\n\
              # that .cargo/mutants.toml does not exclude. `fingerprint` covers what\n\
              # that depends on; `mutants --changed` (CI) runs the lessons whose\n\
-             # files no longer have it.\n\n{record}"
+             # files no longer have it.\n{record}"
         );
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
         println!("recorded in {RECORD}");
