@@ -154,6 +154,22 @@ impl ReaderProbe {
         self.written.lock().unwrap().clone()
     }
 
+    /// Fails unless the reads so far, over `input_len` bytes that were all
+    /// there at once, took at least `at_least` bytes each on average: every
+    /// read is a system call on a real socket. `after` names what the little
+    /// room left in a buffer comes after ("the last line").
+    pub fn assert_large_reads(&self, input_len: usize, at_least: usize, after: &str) {
+        let reads = self.written.lock().unwrap().len();
+        let most = input_len / at_least + 1;
+        assert!(
+            reads <= most,
+            "{} KiB took {reads} reads: ask for at least {} KiB a read (room reserved \
+             before reading), not the little room left after {after}",
+            input_len / 1024,
+            at_least / 1024
+        );
+    }
+
     /// Where the reader wrote the input's bytes `offset..offset + len`, if
     /// one read wrote all of them: the address the byte at `offset` was
     /// written to. `None` when they were split across reads.

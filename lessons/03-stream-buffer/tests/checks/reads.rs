@@ -16,13 +16,5 @@ async fn lines_that_are_ready_come_in_large_reads() {
     let items = drain(Session::new(reader).into_stream(4096)).await;
 
     assert_eq!(payloads(&items).len(), 4096);
-    let reads = probe.written().len();
-    // At least 4 KiB a read on average.
-    let most = text.len() / 4096 + 1;
-    assert!(
-        reads <= most,
-        "{} KiB took {reads} reads: ask for at least 4 KiB a read (room reserved \
-         before reading), not the little room left after the last line",
-        text.len() / 1024
-    );
+    probe.assert_large_reads(text.len(), 4096, "the last line");
 }

@@ -54,15 +54,7 @@ async fn unavailable_waits_for_a_late_client_in_a_full_queue() {
         .with("sensor", records_upstream(3, 16, Then::Fail))
         .feed(16)
         .with_capacity(1);
-    let items = late_client(&feed).await;
-
-    assert_eq!(
-        items.len(),
-        4,
-        "three records, then the status; a status sent with `try_send` into a \
-         full queue is lost: {items:?}"
-    );
-    let status = items[3].as_ref().expect_err("the status is the last item");
+    let status = status_after_three_records(&feed).await;
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
 }
 
@@ -76,16 +68,22 @@ async fn data_loss_waits_for_a_late_client_in_a_full_queue() {
         .with("sensor", upstream)
         .feed(16)
         .with_capacity(1);
-    let items = late_client(&feed).await;
+    let status = status_after_three_records(&feed).await;
+    assert_eq!(status.code(), Code::DataLoss, "{status:?}");
+}
 
+/// What a late client gets after three records: the status that ends the
+/// stream, which must wait for room like the records did.
+async fn status_after_three_records<F: Feed>(feed: &F) -> Status {
+    let items = late_client(feed).await;
     assert_eq!(
         items.len(),
         4,
         "three records, then the status; a status sent with `try_send` into a \
          full queue is lost: {items:?}"
     );
-    let status = items[3].as_ref().expect_err("the status is the last item");
-    assert_eq!(status.code(), Code::DataLoss, "{status:?}");
+    let last = items.into_iter().nth(3).expect("four items");
+    last.expect_err("the status is the last item")
 }
 
 /// Subscribes to "sensor", waits 50 ms (the worker fills the queue and

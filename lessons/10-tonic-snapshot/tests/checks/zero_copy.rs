@@ -107,15 +107,7 @@ async fn records_that_are_ready_come_in_large_reads() {
     let items: Vec<_> = within("the stream to end", stream.collect()).await;
     assert_eq!(items.len(), 4096);
 
-    let reads = probe.written().len();
-    // At least 4 KiB a read on average.
-    let most = input.len() / 4096 + 1;
-    assert!(
-        reads <= most,
-        "{} KiB took {reads} reads: ask for at least 4 KiB a read (room reserved \
-         before reading), not the little room left after the last record",
-        input.len() / 1024
-    );
+    probe.assert_large_reads(input.len(), 4096, "the last record");
 }
 
 #[test]
