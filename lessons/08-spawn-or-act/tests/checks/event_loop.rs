@@ -286,13 +286,22 @@ async fn the_frames_read_before_the_input_ends_or_fails_are_sent_on() {
         };
         let (mut peer, connection) = tokio::io::duplex(1024);
         let (sender, batches) = mpsc::channel(64);
-        within("a write", peer.write_all(&wire)).await.unwrap();
-        drop(peer);
+        // The input comes once the loop waits for it: a timer's first tick,
+        // which an `interval` gives at once, is then behind it, and no timer
+        // is due until the input has ended (`select!` picks among branches
+        // that are ready at random, so an earlier write would let a tick
+        // flush the frames by chance).
+        let write = async {
+            tokio::task::yield_now().await;
+            peer.write_all(&wire).await.unwrap();
+            drop(peer);
+        };
 
-        let (ended, batches) = within("the loop, over three frames", async {
+        let (ended, batches, ()) = within("the loop, over three frames", async {
             tokio::join!(
                 run_connection(connection, FLUSH_EVERY, sender),
-                collect(batches)
+                collect(batches),
+                write
             )
         })
         .await;
