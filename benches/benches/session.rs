@@ -1,7 +1,10 @@
 //! Lesson 03: the reference `Session` (a worker owns the buffer, lines go
 //! out as `Bytes` views over a bounded channel), against a raw tokio mpsc
 //! channel carrying the same lines ready-made, and against the session plus
-//! a copy of every line (what the seed text's copying fix pays on top).
+//! a copy of every line (what the seed text's copying fix pays on top),
+//! and against the session's own reading and cutting with no channel and
+//! no task (`read_and_cut`): with the bare channel, the two parts of the
+//! session's time.
 //! Then one long line arriving in many reads: the session searches each
 //! byte once, so the time per byte stays flat as the line grows.
 
@@ -9,10 +12,11 @@ use std::hint::black_box;
 use std::io::Cursor;
 
 use benches::print_ratios;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use futures::StreamExt;
 use solution_03_stream_buffer::Session;
+use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
 const CAPACITY: usize = 64;
@@ -44,6 +48,30 @@ async fn session(input: Bytes, copy: bool) -> usize {
         count += 1;
     }
     count
+}
+
+/// What the session does besides the channel: read into a buffer kept
+/// across reads (16 KiB at a time, as the session does), find each newline
+/// with `memchr` and cut the line off as a `Bytes` view. No task, no channel.
+async fn read_and_cut(input: Bytes) -> usize {
+    const READ_SIZE: usize = 16 * 1024;
+    let mut reader = Cursor::new(input);
+    let mut buf = BytesMut::with_capacity(READ_SIZE);
+    let mut searched = 0;
+    let mut count = 0;
+    loop {
+        buf.reserve(READ_SIZE);
+        if reader.read_buf(&mut buf).await.expect("an in-memory read") == 0 {
+            return count;
+        }
+        while let Some(at) = memchr::memchr(b'\n', &buf[searched..]) {
+            let line = buf.split_to(searched + at + 1).freeze();
+            black_box(line.slice(..line.len() - 1));
+            count += 1;
+            searched = 0;
+        }
+        searched = buf.len();
+    }
 }
 
 /// The same lines, already cut, through a bare channel of the same size.
@@ -83,6 +111,11 @@ fn session_vs_channel(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("raw_channel", name), &lines, |b, lines| {
             b.iter(|| assert_eq!(runtime.block_on(channel(lines.clone())), count))
         });
+        group.bench_with_input(
+            BenchmarkId::new("read_and_cut", name),
+            &input,
+            |b, input| b.iter(|| assert_eq!(runtime.block_on(read_and_cut(input.clone())), count)),
+        );
     }
     group.finish();
 }
@@ -119,4 +152,5 @@ fn main() {
     let names: Vec<&str> = SIZES.iter().map(|(_, name)| *name).collect();
     print_ratios("session", "views", "raw_channel", &names);
     print_ratios("session", "views", "copies", &names);
+    print_ratios("session", "views", "read_and_cut", &names);
 }
