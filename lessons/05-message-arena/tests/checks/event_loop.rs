@@ -1,14 +1,17 @@
 //! The loop hands every frame to every plugin, intact, while plugins hold
-//! frames across `.await`s and the loop reads on; it keeps at most
+//! frames across `.await`s and the loop reads on, also when the input
+//! pauses inside a frame; it keeps at most
 //! `max_in_flight` frames in the plugins' hands, drives the handlers while
 //! it waits for the connection, frees every frame when its last plugin is
-//! done, and reports an input cut short after the frames before it.
+//! done (at once when there is no plugin), and reports a read error or an
+//! input cut short after the frames before it.
 
 use std::io::ErrorKind;
 use std::pin::pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use lesson::{EventLoop, Plugin};
 use lesson_support::{ScriptedReader, Then, settle, within};
 
@@ -85,9 +88,11 @@ async fn busy_plugins_stop_the_reading_at_max_in_flight() {
 
     let read = {
         let mut run = pin!(event_loop.run(reader));
+        // Two minutes (of paused time) in which the plugin lets go of nothing:
+        // however long a plugin holds its frames, the loop reads no more.
         tokio::select! {
             _ = &mut run => panic!("the loop finished while its plugin held every frame"),
-            () = settle() => {}
+            () = tokio::time::sleep(Duration::from_secs(120)) => {}
         }
         assert!(
             probe.chunks_delivered() <= MAX_IN_FLIGHT + 1,
@@ -153,6 +158,22 @@ async fn the_loop_frees_every_frame_it_read() {
          frames live in the loop's arena, and freed slots are reused",
         arena.slot_count()
     );
+
+    // With no plugin at all, each frame's only holder is the loop, whose
+    // release frees it at once. (In this check, after the one above: a loop
+    // that never waits spins on the first part and is stopped there.)
+    let (reader, _probe) = ScriptedReader::new(wire(&frames(20)), Then::Eof);
+    let mut event_loop = EventLoop::new(Vec::new(), 2);
+    let read = within("the loop with no plugin to finish", event_loop.run(reader)).await;
+    assert_eq!(read.expect("no read error was scripted"), 20);
+    let arena = event_loop.arena();
+    assert!(
+        arena.is_empty() && arena.slot_count() <= 1,
+        "with no plugin, {} frames are still in the arena, in {} slots: the loop's own \
+         release must free each frame at once",
+        arena.len(),
+        arena.slot_count()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -176,6 +197,88 @@ async fn an_input_cut_short_is_an_error_after_the_frames_before_it() {
             sorted(plugin.seen()),
             [b"one".to_vec(), b"two".to_vec()],
             "the frames before the error are handled to the end before `run` returns"
+        );
+    }
+}
+
+/// A plugin whose handler ends after a few polls, as many as `polls` says
+/// for the frame: it lets go of frames while the loop is in the middle of
+/// reading the next one.
+struct Quick {
+    polls: fn(&[u8]) -> usize,
+    seen: Mutex<Vec<Vec<u8>>>,
+}
+
+impl Plugin for Quick {
+    fn handle<'a>(&'a self, frame: &'a [u8]) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            for _ in 0..(self.polls)(frame) {
+                tokio::task::yield_now().await;
+            }
+            self.seen.lock().unwrap().push(frame.to_vec());
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_frame_arrives_whole_when_the_input_pauses_inside_it() {
+    const FRAMES: usize = 12;
+    let sent = frames(FRAMES);
+    let input = wire(&sent).concat();
+    // Not ready before every byte: each length and each frame arrives a byte
+    // a read, and handlers end between those reads.
+    let (reader, _probe) = ScriptedReader::new([&input], Then::Eof);
+    let reader = reader.pausing_at(1..input.len());
+    let plugin = Arc::new(Quick {
+        polls: |frame| 1 + frame.len() % 5,
+        seen: Mutex::default(),
+    });
+    let mut event_loop = EventLoop::new(vec![plugin.clone() as Arc<dyn Plugin>], 4);
+
+    let read = within("the loop to finish", event_loop.run(reader)).await;
+
+    assert_eq!(
+        read.ok(),
+        Some(FRAMES as u64),
+        "an input that pauses inside a length or a frame is no error and no end: a read \
+         that is not ready yet is only slow, and one that a finished handler interrupts must \
+         lose no byte it already read"
+    );
+    let seen = plugin.seen.lock().unwrap().clone();
+    assert!(
+        sorted(seen) == sorted(sent),
+        "the plugin saw frames that were not sent, or not every frame once"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_read_error_is_returned_after_the_frames_before_it() {
+    // A header announcing more than 16 MiB, then a reset connection.
+    let oversize = u32::try_from(16 * 1024 * 1024 + 1).unwrap().to_be_bytes();
+    for (then, chunks, kind) in [
+        (Then::Hang, vec![oversize.to_vec()], ErrorKind::InvalidData),
+        (Then::Fail, vec![], ErrorKind::ConnectionReset),
+    ] {
+        let mut input = wire(&[b"one", b"two"]);
+        input.extend(chunks);
+        let (reader, _probe) = ScriptedReader::new(input, then);
+        let plugin = Recorder::new(|_| Duration::from_millis(5));
+        let mut event_loop = EventLoop::new(vec![plugin.clone() as Arc<dyn Plugin>], 4);
+
+        let result = within("the loop to finish", event_loop.run(reader)).await;
+
+        let error = result.expect_err("a read error is returned");
+        assert_eq!(error.kind(), kind, "{error}");
+        assert_eq!(
+            sorted(plugin.seen()),
+            [b"one".to_vec(), b"two".to_vec()],
+            "the frames before a {kind:?} error are handled to the end before `run` returns"
+        );
+        assert!(
+            event_loop.arena().is_empty(),
+            "after a {kind:?} error, {} frames are still in the arena: their handlers ended, \
+             so their releases must come",
+            event_loop.arena().len()
         );
     }
 }

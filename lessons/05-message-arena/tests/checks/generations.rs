@@ -1,6 +1,7 @@
 //! A ref is never handed out twice: a slot whose generation would wrap is
 //! retired instead. And a ref is as small as the well-kept crates make
-//! theirs: 8 bytes, and `Option<MessageRef>` too.
+//! theirs: 8 bytes, and `Option<MessageRef>` too. A retired slot stays
+//! retired, and its refs stale, whatever freed its last message.
 
 use std::collections::HashSet;
 
@@ -49,4 +50,42 @@ fn option_message_ref_is_as_small_as_message_ref() {
         size_of::<MessageRef>(),
         "`Option<MessageRef>` needs a niche: a generation that is never 0 (`NonZeroU32`)"
     );
+}
+
+#[test]
+fn a_retired_slot_stays_retired() {
+    // A limit of 1: every slot retires when its first message is freed, by a
+    // last release, by `clear` or by `retain`.
+    let mut arena = MessageArena::with_generation_limit(1);
+    let mut earlier: Vec<MessageRef> = Vec::new();
+    for (n, free) in ["release", "clear", "retain"].into_iter().enumerate() {
+        let msg = arena.insert(payload(n));
+        assert_eq!(
+            arena.slot_count(),
+            n + 1,
+            "message {n} went into a retired slot: a slot that reached the limit never takes \
+             a message again, not after `clear` or `retain` either"
+        );
+        assert!(!earlier.contains(&msg), "{msg:?} was handed out twice");
+        match free {
+            "release" => assert_eq!(arena.release(msg), Release::Freed(payload(n))),
+            "clear" => arena.clear(),
+            _ => arena.retain(|_, _| false),
+        }
+        assert_eq!(
+            (arena.len(), arena.is_empty()),
+            (0, true),
+            "a retired slot holds no message, so it does not count in `len`"
+        );
+        earlier.push(msg);
+        for old in &earlier {
+            assert_eq!(arena.get(*old), None);
+            assert!(
+                !arena.hold(*old),
+                "the stale ref {old:?} of a retired slot took a holder: a retired slot keeps \
+                 its last generation, so the generation alone does not say that a ref is live"
+            );
+            assert_eq!(arena.release(*old), Release::Stale);
+        }
+    }
 }
