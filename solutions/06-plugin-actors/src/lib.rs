@@ -318,8 +318,10 @@ where
     async fn run(mut self) {
         while let Some(Letter { msg, reply }) = self.letters.recv().await {
             // A panic in the handler unwinds to here, not through the task:
-            // the mailbox, and what is queued in it, survive.
-            let handled = AssertUnwindSafe(self.plugin.handle(msg))
+            // the mailbox, and what is queued in it, survive. The call is
+            // inside too: a `handle` written as a `fn` that returns a future
+            // may panic before it returns one.
+            let handled = AssertUnwindSafe(async { self.plugin.handle(msg).await })
                 .catch_unwind()
                 .await
                 .map_err(|_| AskError::Panicked);

@@ -108,3 +108,31 @@ async fn the_ask_that_puts_a_plugin_down_hears_panicked() {
     );
     assert_eq!(probe.seqs(), [0, 1, 2], "down after its third panic");
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_ask_queued_behind_the_last_panic_hears_down() {
+    // Three messages for a plugin that panics on every one, and an ask
+    // queued behind them: the third panic puts the plugin down before the
+    // ask's message is handled, so the ask hears `Down`: its handler never
+    // ran, so it did not panic.
+    let probe = Probe::new();
+    let mut host = host(4);
+    let id = host.plug("doomed", probe.factory(Behaviour::PanicAlways));
+    within("three messages into a mailbox of four", async {
+        for seq in 0..3 {
+            host.dispatch(message(seq)).await;
+        }
+    })
+    .await;
+    assert_eq!(
+        within(
+            "asking behind three doomed messages",
+            host.ask(id, message(3))
+        )
+        .await,
+        Err(AskError::Down),
+        "the plugin went down with this ask's message still queued: the message was \
+         dropped unhandled, which is Down, not Panicked"
+    );
+    assert_eq!(probe.seqs(), [0, 1, 2], "down after its third panic");
+}

@@ -140,3 +140,39 @@ async fn a_plugin_stuck_for_a_minute_loses_nothing() {
          dropped while its plugin is up, however long it takes"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_mailbox_capacity_of_0_holds_one_message() {
+    // `mailbox_capacity` is at least 1: a host configured with 0 has
+    // mailboxes of one, and waits, as with 1.
+    let gate = Arc::new(Semaphore::new(0));
+    let stuck = Probe::new();
+    let mut host = host(0);
+    let id = host.plug(
+        "stuck",
+        stuck.gated_factory(Behaviour::Record, Some(Arc::clone(&gate))),
+    );
+    let dispatched = Cell::new(0_u64);
+    let dispatching = async {
+        for seq in 0..10 {
+            host.dispatch(message(seq)).await;
+            dispatched.set(seq + 1);
+        }
+    };
+    let watching = async {
+        settle().await;
+        let done = dispatched.get();
+        assert!(
+            (1..=3).contains(&done),
+            "{done} of 10 dispatches returned to a plugin stuck on its first message, \
+             with a mailbox capacity of 0: that is a mailbox of one"
+        );
+        gate.add_permits(10);
+    };
+    within("dispatching to a mailbox of capacity 0", async {
+        tokio::join!(dispatching, watching)
+    })
+    .await;
+    within("unplugging", host.unplug(id)).await;
+    assert_eq!(stuck.seqs(), (0..10).collect::<Vec<u64>>());
+}

@@ -1,11 +1,14 @@
 //! A plugin that panics is restarted, fresh from its factory, and its
 //! siblings lose nothing; one that panics too often stays down, says so,
-//! and holds up nobody.
+//! and holds up nobody. Each plugin counts its own panics, each when it
+//! happens.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use lesson::{AskError, PluginReport};
+use lesson::{AskError, Message, Plugin, PluginReport};
 use lesson_support::{settle, within};
+use tokio::sync::Semaphore;
 
 use super::{Behaviour, Probe, host, message};
 
@@ -175,7 +178,13 @@ async fn the_restart_window_is_measured_from_the_first_panic_in_it() {
         "panics at 0, 0.5 and 1 s are not three within a second: the first \
          is exactly a second old when the third comes"
     );
-    assert_eq!(plugin.made(), 4, "the first plugin and three restarts");
+    // Restarted after each panic: the fresh plugin is made at once, or
+    // when the next message comes (none has yet, after the third).
+    assert!(
+        (3..=4).contains(&plugin.made()),
+        "{} plugins made for three panics: the first and a restart after each",
+        plugin.made()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -231,5 +240,122 @@ async fn the_restart_window_slides_from_panic_to_panic() {
         Some((4, true)),
         "panics at 0.9, 1.1 and 1.2 s are three within a second: the plugin \
          stays down at the fourth panic, whenever the first one was"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_plugin_counts_its_own_panics() {
+    // Two plugins that panic on every message, messages 0.6 s apart: each
+    // panics at 0, 0.6, 1.2, ... s, never three times within a second. Both
+    // together panic four times within 0.6 s, which is no plugin's business.
+    let probes = [Probe::new(), Probe::new()];
+    let mut host = host(4);
+    let ids: Vec<_> = probes
+        .iter()
+        .enumerate()
+        .map(|(n, probe)| host.plug(&format!("flaky {n}"), probe.factory(Behaviour::PanicAlways)))
+        .collect();
+
+    let start = tokio::time::Instant::now();
+    for seq in 0..5 {
+        tokio::time::sleep_until(start + Duration::from_millis(600 * seq)).await;
+        within("dispatching", host.dispatch(message(seq))).await;
+        settle().await;
+    }
+    for (n, id) in ids.into_iter().enumerate() {
+        assert_eq!(
+            host.report(id)
+                .map(|report| (report.panics, report.gave_up)),
+            Some((5, false)),
+            "plugin {n} panicked five times, 0.6 s apart, never three within a second: \
+             the panics of one plugin must not count against another (a window per \
+             plugin, not one per host)"
+        );
+        assert_eq!(probes[n].seqs(), [0, 1, 2, 3, 4]);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panic_is_timed_when_it_happens() {
+    // A plugin that waits at a gate before it looks at each message, then
+    // panics. Three messages are queued at 0 s; the gate lets the first
+    // through at 0 s, the second at 0.2 s, the third at 1.2 s: the panics are
+    // at 0, 0.2 and 1.2 s, not three within a second. (Timed when each
+    // message was taken from the mailbox instead, they are at 0, 0 and 0.2 s.)
+    let gate = Arc::new(Semaphore::new(0));
+    let plugin = Probe::new();
+    let mut host = host(4);
+    let id = host.plug(
+        "slow to panic",
+        plugin.gated_factory(Behaviour::PanicAlways, Some(Arc::clone(&gate))),
+    );
+    let start = tokio::time::Instant::now();
+    within("three messages into a mailbox of four", async {
+        for seq in 0..3 {
+            host.dispatch(message(seq)).await;
+        }
+    })
+    .await;
+    for at_ms in [0, 200, 1200] {
+        tokio::time::sleep_until(start + Duration::from_millis(at_ms)).await;
+        gate.add_permits(1);
+        settle().await;
+    }
+    assert_eq!(plugin.seqs(), [0, 1, 2]);
+    assert_eq!(
+        host.report(id)
+            .map(|report| (report.panics, report.gave_up)),
+        Some((3, false)),
+        "panics at 0, 0.2 and 1.2 s are not three within a second: a panic \
+         counts when the handler panics, not when its message left the mailbox"
+    );
+}
+
+/// A plugin written as a `fn` that returns a future, not as an `async fn`:
+/// it panics on odd messages before it returns the future at all.
+struct PanicsWhenCalled {
+    probe: Arc<Probe>,
+}
+
+impl Plugin for PanicsWhenCalled {
+    fn handle(&mut self, msg: Message) -> impl Future<Output = ()> + Send {
+        self.probe.seen.lock().unwrap().push((0, msg.seq));
+        if msg.seq % 2 == 1 {
+            lesson_support::panic_on_purpose(format!(
+                "plugin panics on message {} on purpose, before it returns a future",
+                msg.seq
+            ));
+        }
+        async {}
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panic_before_the_handler_returns_its_future_is_caught_too() {
+    let probe = Probe::new();
+    let mut host = host(4);
+    let factory_probe = Arc::clone(&probe);
+    let id = host.plug("panics when called", move || PanicsWhenCalled {
+        probe: Arc::clone(&factory_probe),
+    });
+
+    let mut ask = async |seq| within("an ask", host.ask(id, message(seq))).await;
+    assert_eq!(ask(0).await, Ok(()));
+    assert_eq!(
+        ask(1).await,
+        Err(AskError::Panicked),
+        "the plugin panicked when its handler was called, before there was a \
+         future to poll: that is a panic of the plugin like any other, to be \
+         caught (call the handler inside what catches the panic, not outside)"
+    );
+    assert_eq!(ask(2).await, Ok(()), "restarted after the panic");
+    assert_eq!(probe.seqs(), [0, 1, 2]);
+    assert_eq!(
+        host.report(id),
+        Some(PluginReport {
+            name: "panics when called".to_owned(),
+            panics: 1,
+            gave_up: false
+        })
     );
 }

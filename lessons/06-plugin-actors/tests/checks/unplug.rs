@@ -4,6 +4,7 @@
 
 use std::cell::Cell;
 use std::sync::Arc;
+use std::time::Duration;
 
 use lesson::{AskError, PluginReport};
 use lesson_support::{alive_tasks, settle, within};
@@ -16,9 +17,13 @@ async fn unplug_waits_until_the_queued_messages_are_handled() {
     let gate = Arc::new(Semaphore::new(0));
     let slow = Probe::new();
     let mut host = host(8);
+    // Panics on message 3, one of those still queued when unplug is called.
     let id = host.plug(
         "slow",
-        slow.gated_factory(Behaviour::Record, Some(Arc::clone(&gate))),
+        slow.gated_factory(
+            Behaviour::PanicEvery { every: 5, at: 3 },
+            Some(Arc::clone(&gate)),
+        ),
     );
     within("five messages into a mailbox of eight", async {
         for seq in 0..5 {
@@ -34,26 +39,33 @@ async fn unplug_waits_until_the_queued_messages_are_handled() {
         report
     };
     let watching = async {
-        settle().await;
+        // Two minutes of tokio's clock with the plugin stuck on its first
+        // message: unplug waits all that time.
+        tokio::time::sleep(Duration::from_secs(120)).await;
         assert!(
             !returned.get(),
-            "unplug returned while five messages were still queued for the plugin: \
-             the rule is that a plugin handles what it was sent before it goes"
+            "unplug returned while five messages were still queued for the plugin, \
+             stuck on the first for two minutes: the rule is that a plugin handles \
+             what it was sent before it goes, however long that takes"
         );
         gate.add_permits(5);
     };
-    let (report, ()) = within("unplugging a plugin with five messages queued", async {
+    // Each wait above is bounded; this bounds the whole.
+    let (report, ()) = tokio::time::timeout(Duration::from_secs(300), async {
         tokio::join!(unplugging, watching)
     })
-    .await;
+    .await
+    .expect("unplug returns once the plugin has handled its queue");
 
     assert_eq!(
         report,
         Some(PluginReport {
             name: "slow".to_owned(),
-            panics: 0,
+            panics: 1,
             gave_up: false
-        })
+        }),
+        "the report unplug returns is read after the drain: it counts the panic on \
+         message 3, which was still queued when unplug was called"
     );
     assert_eq!(
         slow.seqs(),
