@@ -11,7 +11,7 @@ use super::{next_message, subscribe};
 async fn dropping_the_response_stream_stops_a_worker_blocked_on_sending() {
     let tasks_before = alive_tasks();
     let log = MessageLog::new();
-    for n in 0..100 {
+    for n in 0..1_000 {
         log.append("orders", &format!("order {n}"));
     }
     let schema = build_schema(&log);

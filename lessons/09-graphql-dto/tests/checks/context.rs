@@ -53,6 +53,15 @@ async fn every_subscription_gets_every_message_of_its_topic() {
         "a second subscriber of the same topic"
     );
     assert_eq!(seq_and_text(&audit), [(1, "login")]);
+
+    // A client that subscribes again (after a disconnect, say) asks anew:
+    // it gets the old messages first, as every subscription does.
+    let again = drain(subscribe(&schema, "orders")).await;
+    assert_eq!(
+        seq_and_text(&again),
+        orders,
+        "a subscription of a topic that was subscribed to before"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -8,7 +8,7 @@ use std::cell::Cell;
 use lesson::{MessageLog, build_schema};
 use lesson_support::{count_allocations, paused_runtime};
 
-use super::{drain, subscribe};
+use super::{drain, next_message, subscribe};
 
 #[test]
 fn a_finished_subscription_leaves_nothing_behind() {
@@ -92,6 +92,45 @@ fn finished_subscriptions_leave_nothing_behind_while_the_schema_lives() {
         few.bytes_current,
         10 * FEW,
         many.count_current,
+        many.bytes_current,
+    );
+}
+
+#[test]
+fn a_live_subscription_does_not_grow_with_the_messages_it_forwards() {
+    // A subscription may live as long as the server: what it keeps per
+    // message forwarded (a set of what it sent, a history) adds up.
+    const FEW: usize = 100;
+    let runtime = paused_runtime();
+    let log = MessageLog::new();
+    for n in 0..12 * FEW {
+        log.append("orders", &format!("order {n}"));
+    }
+    let schema = build_schema(&log);
+    let mut stream = Box::pin(subscribe(&schema, "orders"));
+    let mut read = |messages: usize| {
+        runtime.block_on(async {
+            for _ in 0..messages {
+                let message = next_message("the next message", &mut stream).await;
+                assert!(
+                    message.is_some(),
+                    "the log is open: the subscription goes on"
+                );
+            }
+        })
+    };
+    // The first messages may set up what a subscription keeps for good.
+    read(FEW);
+
+    let ((), few) = count_allocations(|| read(FEW));
+    let ((), many) = count_allocations(|| read(10 * FEW));
+    assert!(
+        many.bytes_current <= few.bytes_current,
+        "a live subscription forwarded {FEW} messages and kept {} bytes more alive, \
+         then forwarded {} and kept {} bytes more: something is kept per message \
+         for as long as the subscription lives",
+        few.bytes_current,
+        10 * FEW,
         many.bytes_current,
     );
 }

@@ -72,12 +72,21 @@ where
 }
 
 /// Every message until the subscription ends, or a failed check if it does
-/// not end.
+/// not end, or if it sends more messages than any check's log holds (a
+/// subscription that sends some again and again would never end, and never
+/// wait either, so no timeout of paused time would see it).
 async fn drain<S>(stream: S) -> Vec<MessageDto>
 where
     S: Stream<Item = Response>,
 {
-    let responses: Vec<Response> = within("the subscription to end", stream.collect()).await;
+    const LIMIT: usize = 10_000;
+    let responses: Vec<Response> =
+        within("the subscription to end", stream.take(LIMIT + 1).collect()).await;
+    assert!(
+        responses.len() <= LIMIT,
+        "the subscription sent more than {LIMIT} messages, more than the log \
+         holds: it sends some again"
+    );
     responses.into_iter().map(message).collect()
 }
 

@@ -1,6 +1,8 @@
 //! A subscription streams the messages of its topic, oldest first, then
 //! each new one as it arrives, and ends when the log is closed.
 
+use std::time::Duration;
+
 use lesson::{MessageLog, build_schema};
 use lesson_support::settle;
 
@@ -14,6 +16,8 @@ async fn a_subscription_streams_its_topic_in_order_then_ends() {
         ("audit", "login"),
         ("orders", "flat white"),
         ("orders", "cortado"),
+        // A topic whose name begins with the one asked for is another topic.
+        ("orders/refunds", "refund"),
         ("audit", "logout"),
     ] {
         log.append(topic, text);
@@ -41,8 +45,10 @@ async fn messages_appended_later_arrive_as_they_come() {
     let first = next_message("the message already in the log", &mut stream).await;
     assert_eq!(first.map(|m| m.text).as_deref(), Some("espresso"));
 
-    // The subscriber waits; the pipeline appends while it does.
+    // The subscriber waits, through an hour in which nothing is appended
+    // (paused time: it passes at once); then the pipeline appends.
     settle().await;
+    tokio::time::sleep(Duration::from_secs(3600)).await;
     log.append("audit", "login");
     log.append("orders", "flat white");
     let second = next_message("a message appended after subscribing", &mut stream).await;
@@ -59,5 +65,37 @@ async fn messages_appended_later_arrive_as_they_come() {
     assert!(
         end.is_none(),
         "the log is closed, so the subscription ends: {end:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn messages_appended_while_the_subscriber_stalls_arrive_before_the_end() {
+    const BEFORE: u64 = 40;
+    const DURING: u64 = 40;
+    let log = MessageLog::new();
+    for n in 0..BEFORE {
+        log.append("orders", &format!("order {n}"));
+    }
+    let schema = build_schema(&log);
+    let mut stream = Box::pin(subscribe(&schema, "orders"));
+    next_message("the first message", &mut stream).await;
+    settle().await; // the queue is full: a worker waits for room
+
+    // The pipeline appends while the subscriber reads nothing, and then
+    // closes the log: what it appended is owed all the same.
+    for n in BEFORE..BEFORE + DURING {
+        log.append("orders", &format!("order {n}"));
+    }
+    settle().await;
+    log.close();
+
+    let rest = drain(stream).await;
+    let seqs: Vec<u64> = rest.iter().map(|message| message.seq).collect();
+    assert_eq!(
+        seqs,
+        (1..BEFORE + DURING).collect::<Vec<_>>(),
+        "the messages after the first, each once, in order, then the end: those \
+         appended while the subscriber stalled too (does the worker resume from \
+         the log's length rather than from the next message it owes?)"
     );
 }

@@ -54,8 +54,10 @@ fn live_bytes_after(count: usize) -> i64 {
     let feed = SnapshotFeed::new(8, |_: &str| Some(records_upstream(1, 8, Then::Eof)));
     let ((), counted) = count_allocations(|| {
         runtime.block_on(async {
-            for _ in 0..count {
-                let stream = subscribe_directly(&feed, "sensor")
+            for n in 0..count {
+                // A device name of its own each time: what a feed keeps per
+                // name asked for (a registry of devices) adds up too.
+                let stream = subscribe_directly(&feed, &format!("sensor {n}"))
                     .await
                     .expect("every device is known");
                 let items: Vec<_> = within("the stream to end", stream.take(10).collect()).await;
@@ -71,7 +73,8 @@ fn live_bytes_after(count: usize) -> i64 {
 fn finished_subscriptions_leave_nothing_behind_in_a_live_feed() {
     // A server lives for months: what a feed keeps for each subscription
     // (its worker's `JoinHandle`, which also keeps the finished task's
-    // memory) must go when the subscription ends.
+    // memory, or the device name it asked for) must go when the
+    // subscription ends.
     const FEW: usize = 100;
     let few = live_bytes_after(FEW);
     let many = live_bytes_after(10 * FEW);

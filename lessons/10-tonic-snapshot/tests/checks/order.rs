@@ -2,11 +2,21 @@
 //! numbered from 0, then the stream ends as the upstream did: cleanly, with
 //! `Unavailable` when reading it failed, with `DataLoss` when it stopped
 //! inside a record. A device nobody knows is refused with `NotFound`.
+//! The last two checks take the stream `Feed::subscribe` returns, without a
+//! network, with paused time: a read error of any kind, and a silence of an
+//! hour.
 
-use lesson_support::{ScriptedReader, Then};
+use std::io;
+
+use futures::StreamExt;
+use lesson_support::{ScriptedReader, Then, within};
+use tokio::time::{Duration, sleep, timeout};
 use tonic::Code;
 
-use super::{Devices, Upstream, assert_in_order, connect, drain, record, serve, subscribe};
+use super::{
+    Devices, Upstream, assert_in_order, connect, drain, record, records_upstream, serve, subscribe,
+    subscribe_directly,
+};
 
 #[tokio::test]
 async fn every_record_arrives_in_order_over_a_real_server() {
@@ -78,16 +88,16 @@ async fn an_upstream_that_stops_inside_a_record_ends_the_stream_with_data_loss()
     assert_in_order(&snapshots, 16);
     let status = end.expect_err("a record cut short is an error, not a clean end");
     assert_eq!(status.code(), Code::DataLoss, "{status:?}");
-    // The number before "bytes missing" is 6, not a number that ends in 6.
-    let words: Vec<&str> = status.message().split_whitespace().collect();
-    let missing = words
-        .windows(3)
-        .find(|w| w[1] == "bytes" && w[2].starts_with("missing"))
-        .map(|w| w[0]);
-    assert_eq!(
-        missing,
-        Some("6"),
-        "the status says how much of the record is missing (\"6 bytes missing\"): {:?}",
+    // The status says how many bytes are missing, in whatever words: 6 is
+    // one of the numbers in it (a number of its own, not the end of 16).
+    let numbers: Vec<&str> = status
+        .message()
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|number| !number.is_empty())
+        .collect();
+    assert!(
+        numbers.contains(&"6"),
+        "the status says how much of the record is missing (6 bytes): {:?}",
         status.message()
     );
 }
@@ -101,4 +111,77 @@ async fn an_unknown_device_is_refused_with_not_found() {
 
     let status = refused.expect_err("no device is named \"nobody\"");
     assert_eq!(status.code(), Code::NotFound, "{status:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_read_error_of_any_kind_ends_the_stream_with_unavailable() {
+    // Each upstream fails once, then reports its end, as a socket does after
+    // a reset: the error is the end, whatever its kind, and trying again
+    // would only find a clean end that hides it.
+    for kind in [
+        io::ErrorKind::ConnectionReset,
+        io::ErrorKind::BrokenPipe,
+        io::ErrorKind::TimedOut,
+        io::ErrorKind::Other,
+    ] {
+        let feed = Devices::default()
+            .with("sensor", records_upstream(3, 16, Then::FailOnce(kind)))
+            .feed(16);
+        let stream = subscribe_directly(&feed, "sensor")
+            .await
+            .expect("a known device");
+        let items: Vec<_> = within("the stream to end", stream.take(1_000).collect()).await;
+
+        let snapshots: Vec<_> = items
+            .iter()
+            .take(3)
+            .filter_map(|item| item.clone().ok())
+            .collect();
+        assert_eq!(
+            snapshots.len(),
+            3,
+            "the three records before the {kind:?} error: {items:?}"
+        );
+        assert_in_order(&snapshots, 16);
+        assert_eq!(items.len(), 4, "three records, then the status: {items:?}");
+        let status = items[3]
+            .clone()
+            .expect_err("the read failed: the stream ends with an error");
+        assert_eq!(
+            status.code(),
+            Code::Unavailable,
+            "a read that failed with {kind:?} is Unavailable: {status:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_upstream_silent_for_an_hour_keeps_the_stream_open() {
+    // Two records, then nothing: a silent device has not ended, nor failed.
+    let sensor = records_upstream(2, 16, Then::Hang);
+    let probe = sensor.probe();
+    let feed = Devices::default().with("sensor", sensor).feed(16);
+    let stream = subscribe_directly(&feed, "sensor")
+        .await
+        .expect("a known device");
+    let mut stream = Box::pin(stream);
+    for n in 0..2 {
+        let snapshot = within("a record", stream.next()).await;
+        let snapshot = snapshot.expect("a record").expect("no error");
+        assert_eq!(snapshot.seq, n);
+    }
+
+    // An hour of paused time passes at once.
+    sleep(Duration::from_secs(3600)).await;
+    let after_an_hour = timeout(Duration::from_secs(1), stream.next()).await;
+    assert!(
+        after_an_hour.is_err(),
+        "the upstream is silent, not ended, yet after an hour the stream gave \
+         {after_an_hour:?}: the stream ends as the upstream does, and a silence \
+         is not an end"
+    );
+    assert!(
+        !probe.dropped(),
+        "the upstream was let go while its stream was open"
+    );
 }

@@ -36,7 +36,16 @@ async fn a_client_that_reads_nothing_gets_at_most_the_capacity_read_for_it() {
              client that read none (at most {allowed}): is `with_capacity` obeyed?",
         );
 
-        // Reading again lets it go on, and nothing was lost meanwhile.
+        // An hour later (paused time), the bound still holds, and reading
+        // again lets it go on: nothing was lost meanwhile, and a slow client
+        // is not a gone one.
+        sleep(Duration::from_secs(3600)).await;
+        let read = probe.chunks_delivered();
+        assert!(
+            read <= allowed,
+            "with a capacity of {capacity}, the feed read {read} records for a \
+             client that read none for an hour (at most {allowed})",
+        );
         let items: Vec<_> = within("the stream to end", stream.collect()).await;
         let snapshots: Vec<_> = items
             .into_iter()

@@ -3,8 +3,14 @@
 //! Checked on the stream `Feed::subscribe` returns (the client's copies
 //! come from the network), with paused time.
 
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use futures::StreamExt;
-use lesson_support::{ScriptedReader, Then, count_allocations, paused_runtime, within};
+use lesson::SnapshotFeed;
+use lesson_support::{ScriptedReader, Then, count_allocations, paused_runtime, settle, within};
+use tokio::io::{AsyncRead, ReadBuf};
 
 use super::{Devices, Upstream, assert_in_order, record, subscribe_directly};
 
@@ -158,5 +164,83 @@ fn a_record_that_takes_many_reads_is_not_copied_on_each_read() {
          record is copied into a new buffer after each read; read into the room \
          after it, and let `reserve` grow the buffer when it is full",
         counted.count_total,
+    );
+}
+
+/// A device that never ends: record after record, one per read, made as it
+/// is read. It keeps nothing itself, so that what stays allocated while it
+/// is read is the feed's.
+struct Endless {
+    len: usize,
+    next: usize,
+    at: usize,
+}
+
+impl AsyncRead for Endless {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let record = record(self.next, self.len);
+        let n = (self.len - self.at).min(out.remaining());
+        out.put_slice(&record[self.at..self.at + n]);
+        self.at += n;
+        if self.at == self.len {
+            self.at = 0;
+            self.next += 1;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[test]
+fn a_live_subscription_keeps_nothing_per_record() {
+    // A subscription lives as long as its device: what its worker keeps for
+    // each record it forwards (a list of what it sent) adds up for ever.
+    // Both counts start and end in the same state: the client has just
+    // read, and the worker has filled the queue again and waits for room.
+    const FEW: usize = 100;
+    const LEN: usize = 20;
+    let runtime = paused_runtime();
+    let feed = SnapshotFeed::new(LEN, |_: &str| {
+        Some(Endless {
+            len: LEN,
+            next: 0,
+            at: 0,
+        })
+    })
+    .with_capacity(4);
+    let stream = runtime
+        .block_on(subscribe_directly(&feed, "sensor"))
+        .expect("every device is known");
+    let mut stream = Box::pin(stream);
+    let mut seq = 0;
+    let mut read = |records: usize| {
+        runtime.block_on(async {
+            for _ in 0..records {
+                let item = within("the next record", stream.next()).await;
+                let snapshot = item
+                    .expect("the device never ends")
+                    .expect("no error was scripted");
+                assert_eq!(snapshot.seq, seq);
+                seq += 1;
+            }
+            settle().await;
+        })
+    };
+    // The first records may set up what a subscription keeps for good.
+    read(FEW);
+
+    let ((), few) = count_allocations(|| read(FEW));
+    let ((), many) = count_allocations(|| read(10 * FEW));
+    assert!(
+        many.bytes_current <= few.bytes_current,
+        "a live subscription forwarded {FEW} records and kept {} bytes more \
+         alive, then forwarded {} and kept {} bytes more: something is kept per \
+         record for as long as the subscription lives",
+        few.bytes_current,
+        10 * FEW,
+        many.bytes_current,
     );
 }
