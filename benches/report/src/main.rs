@@ -466,7 +466,12 @@ fn tables(results: &Results, runs: &[String], note: &str) -> String {
         .arg("--all")
         .output()
         .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<usize>().ok())
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<usize>()
+                .ok()
+        })
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let rustc = Command::new("rustc")
         .arg("--version")
