@@ -7,6 +7,7 @@
 
 mod acks;
 mod dead_letters;
+mod growth;
 mod load;
 mod schedule;
 mod shutdown;
@@ -80,6 +81,8 @@ fn error_of(plugin: &str, id: u64, n: u32) -> HandlerError {
 /// One try, as a [`Scripted`] plugin saw it.
 #[derive(Clone, Copy, Debug)]
 struct Try {
+    /// The message tried.
+    id: u64,
     /// When the try started, in paused time.
     at: Instant,
     /// Where the payload was in memory.
@@ -174,6 +177,7 @@ impl Plugin for Scripted {
                 *count += 1;
                 let n = *count;
                 log.tries.push(Try {
+                    id,
                     at: Instant::now(),
                     address: payload.as_ptr() as usize,
                 });

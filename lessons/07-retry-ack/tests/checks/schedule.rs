@@ -104,3 +104,96 @@ async fn a_long_run_of_retries_stays_at_the_cap_and_never_overflows() {
         "after its 100th try the message is dead-lettered: {letters:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn every_delivery_backs_off_on_its_own_schedule_from_its_own_failure() {
+    // The first wait is the whole ceiling, every later one a quarter of it.
+    let (jitter, asked) = recording_jitter(|ceiling, n| if n == 0 { ceiling } else { ceiling / 4 });
+    let (dispatcher, _dead_letters) = Dispatcher::new(policy(2, 100, 2, 1_000), jitter);
+    // Message 0 fails at once; message 1 works 50 ms, then fails.
+    let failing = Scripted::new("failing", |id, _| {
+        if id == 0 {
+            Act::Fail
+        } else {
+            Act::FailAfter(Duration::from_millis(50))
+        }
+    });
+    within("plug", dispatcher.plug(failing.clone()))
+        .await
+        .unwrap();
+
+    let start = Instant::now();
+    let first = within("send", dispatcher.send("fails at once".into()))
+        .await
+        .unwrap();
+    let second = within("send", dispatcher.send("fails after 50 ms".into()))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    let ceilings: Vec<u128> = asked
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(ceiling, _)| ceiling.as_millis())
+        .collect();
+    assert_eq!(
+        ceilings,
+        [100, 100],
+        "each message's first retry waits under the base ceiling of 100 ms: \
+         the ceiling belongs to one delivery, and another delivery's failure \
+         does not raise it"
+    );
+    let tried_at = |id: u64| -> Vec<u128> {
+        failing
+            .tries()
+            .iter()
+            .filter(|t| t.id == id)
+            .map(|t| (t.at - start).as_millis())
+            .collect()
+    };
+    assert_eq!(
+        (tried_at(first), tried_at(second)),
+        (vec![0, 100], vec![0, 75]),
+        "message {first} fails at 0 ms and waits 100 ms; message {second} \
+         fails at 50 ms and waits 25 ms, so its retry (at 75 ms) comes before \
+         the other's (at 100 ms): each wait counts from its own failure, and \
+         a short wait is not held up by a longer one that began earlier"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_base_above_the_cap_is_held_to_the_cap() {
+    // A jitter that always picks the ceiling: each wait is the ceiling.
+    let (jitter, asked) = recording_jitter(|ceiling, _| ceiling);
+    let (dispatcher, _dead_letters) = Dispatcher::new(policy(4, 500, 2, 200), jitter);
+    let failing = Scripted::new("failing", |_, _| Act::Fail);
+    within("plug", dispatcher.plug(failing.clone()))
+        .await
+        .unwrap();
+
+    let start = Instant::now();
+    within("send", dispatcher.send("retry me".into()))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    let ceilings: Vec<u128> = asked
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(ceiling, _)| ceiling.as_millis())
+        .collect();
+    assert_eq!(
+        ceilings,
+        [200, 200, 200],
+        "base 500 ms, cap 200 ms: min(cap, base * factor^(n - 1)) is the cap \
+         from the first retry on"
+    );
+    let tried_at: Vec<u128> = failing
+        .tries()
+        .iter()
+        .map(|t| (t.at - start).as_millis())
+        .collect();
+    assert_eq!(tried_at, [0, 200, 400, 600]);
+}

@@ -5,13 +5,14 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use lesson::{DeadLetter, Dispatcher, Reason, ShutDown};
 use lesson_support::{settle, within};
 use tokio::time::Instant;
 
-use super::{Act, Scripted, error_of, mix, payload, policy, recording_jitter};
+use super::{Act, Scripted, error_of, mix, payload, policy, recording_jitter, tracked};
 
 /// Every dead letter until the queue ends, which it does once the
 /// dispatcher's loop is over.
@@ -318,5 +319,110 @@ async fn dropping_every_handle_ends_the_loop_quietly() {
         0,
         "the dispatcher's loop panicked when its last handle was dropped (a `select!` \
          whose branches were all disabled?): it must end on its own"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_is_not_pushed_back_by_the_tries_that_end_before_it() {
+    // "busy" works a minute and fails, every try; its retries wait 1 ms. Its
+    // tries start at 0, 60, 120, 180 and 240 s (and a few ms): something
+    // ends every minute, and a shutdown's deadline of 270 s must still come
+    // at 270 s.
+    let (jitter, _) = recording_jitter(|ceiling, _| ceiling);
+    let (dispatcher, mut dead_letters) = Dispatcher::new(policy(100, 1, 1, 1), jitter);
+    let busy = Scripted::new("busy", |_, _| Act::FailAfter(Duration::from_secs(60)));
+    within("plug", dispatcher.plug(busy.clone())).await.unwrap();
+    let live = Arc::new(AtomicUsize::new(0));
+    let sent = tracked(b"message 1", &live);
+    let address = sent.as_ptr();
+    // The check keeps no handle of the buffer: the dispatcher's are the only ones.
+    let id = within("send", dispatcher.send(sent)).await.unwrap();
+
+    let deadline = Duration::from_secs(270);
+    let asked = Instant::now();
+    // Longer than `within` waits: a deadline that starts over at every step
+    // never comes, and this fails after ten minutes of paused time.
+    let report = tokio::time::timeout(Duration::from_secs(600), dispatcher.shutdown(deadline))
+        .await
+        .expect("the shutdown had not returned ten minutes after it began: is its deadline started over whenever a try ends?")
+        .unwrap();
+    assert_eq!(
+        asked.elapsed(),
+        deadline,
+        "a try ends every minute; the deadline counts from the shutdown, not \
+         from the last thing that happened"
+    );
+    let unfinished: Vec<_> = report
+        .unfinished
+        .iter()
+        .map(|l| {
+            (
+                l.id,
+                l.plugin.as_str(),
+                l.tries,
+                l.last_error.clone(),
+                l.reason,
+            )
+        })
+        .collect();
+    assert_eq!(
+        unfinished,
+        [(
+            id,
+            "busy",
+            5,
+            Some(error_of("busy", id, 4)),
+            Reason::Deadline
+        )],
+        "at 270 s the fifth try runs: the report counts it, and carries the \
+         error of the fourth, the last that failed"
+    );
+    assert_eq!(
+        report.unfinished[0].payload.as_ptr(),
+        address,
+        "the report's payload is the sender's bytes, not a copy"
+    );
+    settle().await;
+    assert_eq!(busy.dropped(), 1, "the running try is dropped");
+    assert!(all_letters(&mut dead_letters).await.is_empty());
+    assert_eq!(
+        live.load(Ordering::SeqCst),
+        1,
+        "the loop has ended: the report holds the message, and nothing else may"
+    );
+    drop(report);
+    assert_eq!(
+        live.load(Ordering::SeqCst),
+        0,
+        "the report held the last handle"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_every_handle_still_finishes_what_was_accepted() {
+    // Each wait is its ceiling: the retry comes at 100 ms.
+    let (jitter, _) = recording_jitter(|ceiling, _| ceiling);
+    let (dispatcher, mut dead_letters) = Dispatcher::new(policy(3, 100, 2, 1_000), jitter);
+    let second_time = Scripted::new(
+        "second time",
+        |_, n| if n == 1 { Act::Fail } else { Act::Ack },
+    );
+    within("plug", dispatcher.plug(second_time.clone()))
+        .await
+        .unwrap();
+    let id = within("send", dispatcher.send(payload(1))).await.unwrap();
+    settle().await;
+    assert_eq!(second_time.tries_of(id), 1, "the first try failed");
+
+    // The last handle goes while the retry waits: the message was accepted,
+    // so it is still retried, and the loop ends after that.
+    drop(dispatcher);
+    let letters = all_letters(&mut dead_letters).await;
+    assert!(letters.is_empty(), "the retry acks: {letters:?}");
+    assert_eq!(
+        (second_time.tries_of(id), second_time.acks_of(id)),
+        (2, 1),
+        "the message was accepted before the last handle was dropped: it is \
+         retried and acked all the same, not dropped with the loop"
     );
 }

@@ -221,3 +221,113 @@ impl Running {
         })
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn plugins_that_share_a_name_are_each_handed_every_message_and_unplugged_together() {
+    let (jitter, _) = recording_jitter(|ceiling, _| ceiling);
+    let (dispatcher, mut dead_letters) = Dispatcher::new(policy(3, 1_000, 2, 10_000), jitter);
+    // Two plugins named "twin": each acks, except message 1, which hangs.
+    let twin = || Scripted::new("twin", |id, _| if id == 1 { Act::Hang } else { Act::Ack });
+    let (first, second) = (twin(), twin());
+    let gone = Scripted::new("gone", |_, _| Act::Ack);
+    let late = Scripted::new("late", |_, _| Act::Ack);
+    // "late" is plugged after "gone" is unplugged: it takes the place of
+    // none of the plugins still plugged.
+    for plugin in [&gone, &first, &second] {
+        within("plug", dispatcher.plug(Arc::clone(plugin) as _))
+            .await
+            .unwrap();
+    }
+    within("unplug gone", dispatcher.unplug("gone"))
+        .await
+        .unwrap();
+    within("plug late", dispatcher.plug(late.clone()))
+        .await
+        .unwrap();
+
+    let live = Arc::new(AtomicUsize::new(0));
+    let m0 = within("send", dispatcher.send(tracked(b"message 0", &live)))
+        .await
+        .unwrap();
+    settle().await;
+    assert_eq!(
+        [&first, &second, &late, &gone].map(|p| p.acks_of(m0)),
+        [1, 1, 1, 0],
+        "each of the two plugins named twin, and late, acks message {m0}; \
+         gone was unplugged before it was sent"
+    );
+    assert_eq!(
+        (
+            within("in_flight", dispatcher.in_flight()).await,
+            live.load(Ordering::SeqCst)
+        ),
+        (Ok(0), 0),
+        "every plugin acked message {m0}: it is done, and its buffer freed (a \
+         delivery per plugin, even when two share a name or one was plugged \
+         after an unplug)"
+    );
+
+    let message = tracked(b"message 1", &live);
+    let address = message.as_ptr();
+    let m1 = within("send", dispatcher.send(message)).await.unwrap();
+    settle().await;
+    assert_eq!(
+        within("in_flight", dispatcher.in_flight()).await,
+        Ok(1),
+        "both twins owe message {m1}: that is one message in flight"
+    );
+
+    within("unplug twin", dispatcher.unplug("twin"))
+        .await
+        .unwrap();
+    let letters = queued(&mut dead_letters);
+    let summary: Vec<_> = letters
+        .iter()
+        .map(|l| {
+            (
+                l.plugin.as_str(),
+                l.id,
+                l.tries,
+                l.last_error.clone(),
+                l.reason,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![("twin", m1, 1, None, Reason::Unplugged); 2],
+        "unplug(\"twin\") unplugs both plugins of that name: each one's running \
+         try of message {m1} is dead-lettered"
+    );
+    for letter in &letters {
+        assert_eq!(
+            letter.payload.as_ptr(),
+            address,
+            "an unplug's dead letter carries the sender's bytes, not a copy"
+        );
+    }
+    settle().await;
+    assert_eq!(
+        (first.dropped(), second.dropped()),
+        (1, 1),
+        "both twins' running tries are dropped"
+    );
+
+    let m2 = within("send", dispatcher.send(tracked(b"message 2", &live)))
+        .await
+        .unwrap();
+    settle().await;
+    assert_eq!(
+        (first.ids(), second.ids(), late.acks_of(m2)),
+        (vec![m0, m1], vec![m0, m1], 1),
+        "neither twin is handed anything after the unplug; late goes on"
+    );
+    drop(letters);
+    assert_eq!(
+        (
+            within("in_flight", dispatcher.in_flight()).await,
+            live.load(Ordering::SeqCst)
+        ),
+        (Ok(0), 0)
+    );
+}

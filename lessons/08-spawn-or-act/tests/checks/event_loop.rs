@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use lesson::{FrameError, run_connection};
-use lesson_support::within;
+use lesson_support::{ScriptedReader, Then, within};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep};
@@ -230,6 +230,11 @@ async fn a_slow_receiver_slows_the_loop_down_and_loses_no_frame() {
                 .unwrap();
             sleep(Duration::from_millis(1)).await;
         }
+        // The input ends once every frame has been flushed: whether the last
+        // batch waits for room at the end would otherwise depend on which
+        // branch `select!` picks at random (that path has a check of its
+        // own, `the_last_batch_waits_for_room_in_a_full_channel`).
+        sleep(Duration::from_millis(200)).await;
     };
     let receive = async move {
         let mut frames = Vec::new();
@@ -261,7 +266,7 @@ async fn a_slow_receiver_slows_the_loop_down_and_loses_no_frame() {
         got == expected,
         "{} of {FRAMES} frames arrived with a receiver slower than the flush; missing: \
          {missing:?}. A batch the channel has no room for is dropped (try_send?) \
-         instead of waited for, or the last one is not sent when the input ends",
+         instead of waited for",
         got.len()
     );
     assert!(
@@ -325,4 +330,232 @@ async fn the_frames_read_before_the_input_ends_or_fails_are_sent_on() {
             );
         }
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_frames_read_before_a_read_error_are_sent_on() {
+    // A flush far away: the frames can only leave with the error.
+    const FLUSH_EVERY: Duration = Duration::from_secs(1);
+    let payloads = ["one", "two", "three"];
+    // The connection is not ready at first (so the interval's first tick,
+    // which comes at once, finds nothing to flush), then gives the three
+    // frames, then fails: a reset, not a bad frame.
+    let (reader, _) = ScriptedReader::new([encode(&payloads)], Then::Fail);
+    let reader = reader.pausing_at([0]);
+    let (sender, batches) = mpsc::channel(64);
+
+    let (ended, batches) = within("the loop, over three frames and a read error", async {
+        tokio::join!(
+            run_connection(reader, FLUSH_EVERY, sender),
+            collect(batches)
+        )
+    })
+    .await;
+
+    let frames: Vec<Bytes> = batches.into_iter().flatten().collect();
+    assert_eq!(
+        texts(&frames),
+        payloads,
+        "three frames, then the connection fails: the frames read before are sent \
+         on before the loop returns, and it returned {ended:?}"
+    );
+    assert!(
+        matches!(&ended, Err(FrameError::Io(error)) if error.kind() == std::io::ErrorKind::ConnectionReset),
+        "the connection failed, and the loop says {ended:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_last_batch_waits_for_room_in_a_full_channel() {
+    // A flush far away: the frames can only leave with the end of the input.
+    const FLUSH_EVERY: Duration = Duration::from_secs(1);
+    let payloads = ["one", "two", "three"];
+    for fails in [false, true] {
+        let mut wire = encode(&payloads);
+        if fails {
+            wire.extend_from_slice(&u32::MAX.to_be_bytes());
+        }
+        let (mut peer, connection) = tokio::io::duplex(1024);
+        // Room for one batch, taken by a batch of the check's own: when the
+        // input ends, the channel is full, and the receiver comes 10 ms later.
+        let (sender, mut batches) = mpsc::channel(1);
+        sender
+            .send(vec![Bytes::from_static(b"before")])
+            .await
+            .unwrap();
+        // The input comes once the loop waits for it (see
+        // `the_frames_read_before_the_input_ends_or_fails_are_sent_on`).
+        let write = async {
+            tokio::task::yield_now().await;
+            peer.write_all(&wire).await.unwrap();
+            drop(peer);
+        };
+        let receive = async {
+            sleep(Duration::from_millis(10)).await;
+            let mut all = Vec::new();
+            while let Some(batch) = batches.recv().await {
+                all.push(texts(&batch));
+            }
+            all
+        };
+
+        let (ended, got, ()) = within("the loop, with a full channel at the end", async {
+            tokio::join!(
+                run_connection(connection, FLUSH_EVERY, sender),
+                receive,
+                write
+            )
+        })
+        .await;
+
+        assert_eq!(
+            got,
+            [
+                vec!["before".to_owned()],
+                payloads.map(str::to_owned).to_vec()
+            ],
+            "three frames, then the {}, while the channel is full: the last batch \
+             waits for room (a try_send loses it), and the loop returned {ended:?}",
+            if fails { "input fails" } else { "input ends" }
+        );
+        assert_eq!(ended.is_ok(), !fails, "the loop says {ended:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_receiver_that_is_gone_ends_the_loop() {
+    const FLUSH_EVERY: Duration = Duration::from_millis(2);
+    let (mut peer, connection) = tokio::io::duplex(4096);
+    let (sender, mut batches) = mpsc::channel::<Vec<Bytes>>(64);
+    // A frame every millisecond, for two seconds, unless the loop ends first
+    // and drops the connection.
+    let write = tokio::spawn(async move {
+        for n in 0..2_000 {
+            if peer
+                .write_all(&encode(&[format!("frame {n}")]))
+                .await
+                .is_err()
+            {
+                return n;
+            }
+            sleep(Duration::from_millis(1)).await;
+        }
+        2_000
+    });
+    // The receiver takes one batch, then is dropped.
+    let receive = async move {
+        let first = batches.recv().await;
+        drop(batches);
+        (first.is_some(), Instant::now())
+    };
+
+    let (ended, (got_one, gone_at)) = within("the loop, whose receiver goes", async {
+        tokio::join!(run_connection(connection, FLUSH_EVERY, sender), receive)
+    })
+    .await;
+    let took = gone_at.elapsed();
+
+    assert!(got_one, "a first batch");
+    assert!(
+        ended.is_ok(),
+        "nobody receives batches: the loop returns Ok, and it says {ended:?}"
+    );
+    assert!(
+        took <= 5 * FLUSH_EVERY,
+        "the receiver was gone, and the loop read the connection for {took:?} more \
+         (frames kept coming, one every millisecond, for a flush every \
+         {FLUSH_EVERY:?}): a failed send is ignored?"
+    );
+    let written = within("the writer", write).await.unwrap();
+    assert!(written < 2_000, "the connection was read to its end");
+}
+
+/// A connection whose peer hands it whole frames through a channel with
+/// room for one: a peer that is ahead of the reading waits in `send`. It
+/// gives what it has at once, and waits only between frames, so a read that
+/// is dropped while it waits loses nothing.
+struct FramesFromPeer {
+    frames: mpsc::Receiver<Vec<u8>>,
+    left: Vec<u8>,
+}
+
+impl tokio::io::AsyncRead for FramesFromPeer {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        out: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.left.is_empty() {
+            match self.frames.poll_recv(cx) {
+                std::task::Poll::Ready(Some(frame)) => self.left = frame,
+                std::task::Poll::Ready(None) => return std::task::Poll::Ready(Ok(())),
+                std::task::Poll::Pending => return std::task::Poll::Pending,
+            }
+        }
+        let n = self.left.len().min(out.remaining());
+        out.put_slice(&self.left[..n]);
+        self.left.drain(..n);
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stalled_receiver_stops_the_reading() {
+    const FRAMES: usize = 400;
+    let (peer, frames) = mpsc::channel(1);
+    let connection = FramesFromPeer {
+        frames,
+        left: Vec::new(),
+    };
+    let (sender, mut batches) = mpsc::channel::<Vec<Bytes>>(1);
+    let written = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let write = {
+        let written = std::sync::Arc::clone(&written);
+        async move {
+            for n in 0..FRAMES {
+                peer.send(encode(&[format!("frame {n:03}")])).await.unwrap();
+                written.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                sleep(Duration::from_millis(1)).await;
+            }
+            // The input ends once every frame has been flushed (see the slow
+            // receiver's check).
+            sleep(Duration::from_millis(200)).await;
+        }
+    };
+    // The receiver takes nothing for the first second, then everything.
+    let receive = {
+        let written = std::sync::Arc::clone(&written);
+        async move {
+            sleep(Duration::from_secs(1)).await;
+            let during_the_stall = written.load(std::sync::atomic::Ordering::SeqCst);
+            let mut frames = Vec::new();
+            while let Some(batch) = batches.recv().await {
+                frames.extend(texts(&batch));
+            }
+            (during_the_stall, frames)
+        }
+    };
+
+    let (ended, (), (during_the_stall, frames)) = within(
+        "the loop, with a receiver that takes nothing for a second",
+        async {
+            tokio::join!(
+                run_connection(connection, Duration::from_millis(2), sender),
+                write,
+                receive
+            )
+        },
+    )
+    .await;
+
+    assert!(
+        during_the_stall <= 32,
+        "the peer wrote {during_the_stall} of {FRAMES} frames while the receiver took \
+         nothing for a second, into a channel with room for one batch: the loop \
+         went on reading (a send handed to a task of its own? an unbounded \
+         queue?) instead of waiting for the receiver"
+    );
+    let expected: Vec<String> = (0..FRAMES).map(|n| format!("frame {n:03}")).collect();
+    assert!(frames == expected, "every frame, in order, after the stall");
+    assert!(ended.is_ok(), "the loop says {ended:?}");
 }

@@ -1,0 +1,84 @@
+//! A dispatcher runs for as long as its program: once a message is done,
+//! nothing of it may stay behind while the dispatcher lives on (no record,
+//! no handle, no future per message).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use lesson::{Dispatcher, HandlerError, Plugin, Reason};
+use lesson_support::{count_allocations, paused_runtime, settle, within};
+
+use super::{mix, policy};
+
+/// A plugin that keeps no log: one message in three fails every try, picked
+/// at random (the same on every run), so it is retried, then dead-lettered.
+struct Flaky(u64);
+
+impl Plugin for Flaky {
+    fn name(&self) -> &str {
+        "flaky"
+    }
+
+    fn handle<'a>(&'a self, id: u64, _: &'a [u8]) -> BoxFuture<'a, Result<(), HandlerError>> {
+        let fails = mix(id << 8 | self.0).is_multiple_of(3);
+        Box::pin(async move {
+            if fails {
+                Err(HandlerError(String::from("flaky")))
+            } else {
+                Ok(())
+            }
+        })
+    }
+}
+
+#[test]
+fn a_dispatcher_that_lives_on_keeps_nothing_of_the_messages_it_is_done_with() {
+    const MESSAGES: u64 = 2_000;
+    let runtime = paused_runtime();
+    // A message is tried at most twice, 1 ms apart: a failure on both tries
+    // is dead-lettered.
+    let (dispatcher, mut dead_letters) = runtime.block_on(async {
+        let (dispatcher, dead_letters) =
+            Dispatcher::new(policy(2, 1, 2, 1), |ceiling: Duration| ceiling);
+        for plugin in 0..2 {
+            within("plug", dispatcher.plug(std::sync::Arc::new(Flaky(plugin))))
+                .await
+                .unwrap();
+        }
+        (dispatcher, dead_letters)
+    });
+    let mut round = || {
+        runtime.block_on(async {
+            let mut dead = 0;
+            for _ in 0..MESSAGES {
+                // Each message is tried (and retried) before the next is sent.
+                within("send", dispatcher.send(Bytes::from_static(b"a message")))
+                    .await
+                    .unwrap();
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                while let Ok(letter) = dead_letters.try_recv() {
+                    assert_eq!(letter.reason, Reason::OutOfTries);
+                    dead += 1;
+                }
+            }
+            settle().await;
+            assert_eq!(within("in_flight", dispatcher.in_flight()).await, Ok(0));
+            dead
+        })
+    };
+    // The first round grows the dispatcher's maps and queues, and the
+    // runtime's, to their working size.
+    round();
+    let (dead, counted) = count_allocations(round);
+    assert!(dead > 0, "some messages failed both tries");
+    assert!(
+        counted.count_current < 20,
+        "{MESSAGES} more messages, each done (acked or dead-lettered) before the \
+         next was sent, and {} more allocations ({} bytes) are alive than before \
+         them: something is kept per message while the dispatcher lives (a \
+         record, an abort handle, a future of a try that ended?)",
+        counted.count_current,
+        counted.bytes_current
+    );
+}
