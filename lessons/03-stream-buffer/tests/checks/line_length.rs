@@ -6,6 +6,7 @@ use std::io::ErrorKind;
 use futures::StreamExt;
 use lesson::{DEFAULT_MAX_LINE_LENGTH, Session};
 use lesson_support::{ScriptedReader, Then, count_allocations, paused_runtime, settle, within};
+use tokio::time::{Duration, sleep};
 
 use super::{drain, payloads};
 
@@ -76,5 +77,40 @@ async fn a_line_one_byte_too_long_is_refused_after_the_lines_before_it() {
     assert_eq!(items.len(), 2, "one line, then the error: {items:?}");
     assert_eq!(payloads(&items[..1]), ["ok"]);
     let error = items[1].as_ref().expect_err("the second item is the error");
+    assert_eq!(error.kind(), ErrorKind::InvalidData);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_too_long_line_error_waits_for_a_late_consumer_in_a_full_queue() {
+    // Three lines fill a queue of one, then comes a line over the limit: its
+    // error must wait for room like the lines did.
+    let (reader, _probe) = ScriptedReader::new(["a\nb\nc\n123456\n"], Then::Eof);
+    let stream = Session::new(reader).with_max_line_length(5).into_stream(1);
+    sleep(Duration::from_millis(50)).await; // the consumer comes late
+
+    let items = drain(stream).await;
+
+    assert_eq!(
+        items.len(),
+        4,
+        "three lines, then the error; an item sent with `try_send` into a full \
+         queue is lost: {items:?}"
+    );
+    assert_eq!(payloads(&items[..3]), ["a", "b", "c"]);
+    let error = items[3].as_ref().expect_err("the error is the last item");
+    assert_eq!(error.kind(), ErrorKind::InvalidData);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_limit_of_zero_allows_only_empty_lines() {
+    let (reader, _probe) = ScriptedReader::new(["\n\nx\nnever\n"], Then::Eof);
+
+    let items = drain(Session::new(reader).with_max_line_length(0).into_stream(4)).await;
+
+    assert_eq!(items.len(), 3, "two empty lines, then the error: {items:?}");
+    assert_eq!(payloads(&items[..2]), ["", ""]);
+    let error = items[2]
+        .as_ref()
+        .expect_err("a line of one byte is too long");
     assert_eq!(error.kind(), ErrorKind::InvalidData);
 }

@@ -69,11 +69,17 @@ async fn stream_ends_when_the_connection_ends() {
 
 #[tokio::test(start_paused = true)]
 async fn read_error_reaches_the_consumer_after_the_lines_before_it() {
-    let (reader, _probe) = ScriptedReader::new(["a\nb\n"], Then::Fail);
+    // The error cuts a third line short: half a line is not a response
+    // (only the connection's end makes a line without `\n` one).
+    let (reader, _probe) = ScriptedReader::new(["a\nb\n", "unfin"], Then::Fail);
 
     let items = drain(Session::new(reader).into_stream(4)).await;
 
-    assert_eq!(items.len(), 3, "two lines, then the error: {items:?}");
+    assert_eq!(
+        items.len(),
+        3,
+        "two lines, then the error, and not the unfinished line: {items:?}"
+    );
     assert_eq!(payloads(&items[..2]), ["a", "b"]);
     let error = items[2]
         .as_ref()

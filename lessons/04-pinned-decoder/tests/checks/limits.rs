@@ -101,3 +101,17 @@ fn a_limit_above_the_default_is_honoured() {
         ),
     }
 }
+
+#[test]
+fn a_limit_of_zero_allows_only_empty_frames() {
+    let wire = encode(&["", "", "x", "never"]);
+    let (reader, _probe) = ScriptedReader::new([wire], Then::Eof);
+
+    let items = drain_ready(FrameReader::new(reader).with_max_frame_length(0), 5);
+
+    assert_eq!(frames(&items[..2]), [b"", b""]);
+    assert!(
+        matches!(items[2..], [Err(FrameError::TooLong { length: 1, max: 0 })]),
+        "a frame of one byte is over a limit of 0, and the stream ends: {items:?}"
+    );
+}
