@@ -586,26 +586,15 @@ fn claims_table(out: &mut String, results: &Results, only_group: Option<&str>) {
     );
     let _ = writeln!(out, "|---|---|---|---|---|");
     for claim in claims {
-        let functions = &results[claim.group];
-        let (Some(ours), Some(theirs)) = (functions.get(claim.ours), functions.get(claim.theirs))
-        else {
+        let measured = claim_ratios(claim, &results[claim.group]);
+        if measured.is_empty() {
             continue;
-        };
+        }
         let mut cells = Vec::new();
         let mut verdicts = Vec::new();
-        for parameter in parameters(functions) {
-            let (Some(a), Some(b)) = (ours.get(&parameter), theirs.get(&parameter)) else {
-                continue;
-            };
-            let Some(s) = ratios(a, b) else {
-                continue;
-            };
-            let target = claim
-                .targets
-                .iter()
-                .find(|(p, _)| *p == "*" || *p == parameter);
-            if let Some((_, min)) = target {
-                verdicts.push(verdict(s, *min));
+        for (parameter, s, target) in measured {
+            if let Some(min) = target {
+                verdicts.push(verdict(s, min));
                 cells.push(format!("{parameter}: **{}**", format_ratio(s)));
             } else {
                 cells.push(format!("{parameter}: {}", format_ratio(s)));
@@ -648,6 +637,27 @@ fn nanos_per_item(results: &Results, group: &str, function: &str, parameter: &st
     let runs = results.get(group)?.get(function)?.get(parameter)?;
     let nanos: Vec<f64> = runs.values().map(|m| 1e9 / m.per_second).collect();
     spread(&nanos).map(|s| s.median)
+}
+
+/// A claim's ratio at each parameter both sides measured, with the target
+/// at that parameter, if any.
+fn claim_ratios(claim: &Claim, functions: &Functions) -> Vec<(String, Spread, Option<f64>)> {
+    let (Some(ours), Some(theirs)) = (functions.get(claim.ours), functions.get(claim.theirs))
+    else {
+        return Vec::new();
+    };
+    parameters(functions)
+        .into_iter()
+        .filter_map(|parameter| {
+            let s = ratios(ours.get(&parameter)?, theirs.get(&parameter)?)?;
+            let target = claim
+                .targets
+                .iter()
+                .find(|(p, _)| *p == "*" || *p == parameter)
+                .map(|(_, t)| *t);
+            Some((parameter, s, target))
+        })
+        .collect()
 }
 
 /// Lesson 03's session, line by line: its time per line next to the bare
@@ -729,22 +739,7 @@ fn ratio_chart(path: &Path, group: &str, results: &Results) -> Result<(), String
     let functions = &results[group];
     let mut rows = Vec::new();
     for (c, claim) in CLAIMS.iter().filter(|c| c.group == group).enumerate() {
-        let (Some(ours), Some(theirs)) = (functions.get(claim.ours), functions.get(claim.theirs))
-        else {
-            continue;
-        };
-        for parameter in parameters(functions) {
-            let (Some(a), Some(b)) = (ours.get(&parameter), theirs.get(&parameter)) else {
-                continue;
-            };
-            let Some(ratios) = ratios(a, b) else {
-                continue;
-            };
-            let target = claim
-                .targets
-                .iter()
-                .find(|(p, _)| *p == "*" || *p == parameter)
-                .map(|(_, t)| *t);
+        for (parameter, ratios, target) in claim_ratios(claim, functions) {
             rows.push(Row {
                 label: format!("{} / {}, {parameter}", claim.ours, claim.theirs),
                 ratios,
