@@ -28,6 +28,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use plotters::chart::MeshStyle;
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{Ranged, ValueFormatter};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde_json::Value;
@@ -660,56 +663,63 @@ fn claim_ratios(claim: &Claim, functions: &Functions) -> Vec<(String, Spread, Op
         .collect()
 }
 
-/// Lesson 03's session, line by line: its time per line next to the bare
-/// channel's and to its own reading and cutting without a channel.
-fn session_parts(results: &Results) -> Option<String> {
-    let session = results.get("session")?;
-    let mut out = String::from(
-        "| line | the session | the bare channel | reading and cutting alone |\n|---|---|---|---|\n",
-    );
+/// A table of median times per item in `group`, one row per parameter at
+/// which all three `functions` were measured; `row` writes a row's cells
+/// after the parameter from their three times, in nanoseconds.
+fn times_table(
+    results: &Results,
+    group: &str,
+    item: &str,
+    header: &str,
+    functions: [&str; 3],
+    row: impl Fn([f64; 3]) -> String,
+) -> Option<String> {
+    let measured = results.get(group)?;
+    let mut out = format!("{header}\n");
     let mut rows = 0;
-    for parameter in parameters(session) {
-        let time = |function| nanos_per_item(results, "session", function, &parameter);
-        let (Some(views), Some(channel), Some(cut)) =
-            (time("views"), time("raw_channel"), time("read_and_cut"))
+    for parameter in parameters(measured) {
+        let time = |function| nanos_per_item(results, group, function, &parameter);
+        let (Some(a), Some(b), Some(c)) =
+            (time(functions[0]), time(functions[1]), time(functions[2]))
         else {
             continue;
         };
         rows += 1;
-        let _ = writeln!(
-            out,
-            "| {parameter} | {views:.0} ns | {channel:.0} ns | {cut:.0} ns |"
-        );
+        let _ = writeln!(out, "| {parameter} | {} |", row([a, b, c]));
     }
-    (rows > 0).then(|| format!("Time per line, the median of the runs:\n\n{out}"))
+    (rows > 0).then(|| format!("Time per {item}, the median of the runs:\n\n{out}"))
+}
+
+/// Lesson 03's session, line by line: its time per line next to the bare
+/// channel's and to its own reading and cutting without a channel.
+fn session_parts(results: &Results) -> Option<String> {
+    times_table(
+        results,
+        "session",
+        "line",
+        "| line | the session | the bare channel | reading and cutting alone |\n|---|---|---|---|",
+        ["views", "raw_channel", "read_and_cut"],
+        |[views, channel, cut]| format!("{views:.0} ns | {channel:.0} ns | {cut:.0} ns"),
+    )
 }
 
 /// Lesson 04's decoders, frame by frame: the time each takes, the time of
 /// copying the same bytes in alone, and what each does beyond that copy.
 fn decoding_parts(results: &Results) -> Option<String> {
-    let decoding = results.get("frame_decoding")?;
-    let mut out = String::from(
-        "| frame | `frame_reader` | `length_delimited_codec` | copying the bytes alone | `frame_reader` beyond the copy | the codec beyond the copy |\n|---|---|---|---|---|---|\n",
-    );
-    let mut rows = 0;
-    for parameter in parameters(decoding) {
-        let time = |function| nanos_per_item(results, "frame_decoding", function, &parameter);
-        let (Some(ours), Some(codec), Some(copy)) = (
-            time("frame_reader"),
-            time("length_delimited_codec"),
-            time("copy_only"),
-        ) else {
-            continue;
-        };
-        rows += 1;
-        let _ = writeln!(
-            out,
-            "| {parameter} | {ours:.1} ns | {codec:.1} ns | {copy:.1} ns | {:.1} ns | {:.1} ns |",
-            ours - copy,
-            codec - copy
-        );
-    }
-    (rows > 0).then(|| format!("Time per frame, the median of the runs:\n\n{out}"))
+    times_table(
+        results,
+        "frame_decoding",
+        "frame",
+        "| frame | `frame_reader` | `length_delimited_codec` | copying the bytes alone | `frame_reader` beyond the copy | the codec beyond the copy |\n|---|---|---|---|---|---|",
+        ["frame_reader", "length_delimited_codec", "copy_only"],
+        |[ours, codec, copy]| {
+            format!(
+                "{ours:.1} ns | {codec:.1} ns | {copy:.1} ns | {:.1} ns | {:.1} ns",
+                ours - copy,
+                codec - copy
+            )
+        },
+    )
 }
 
 const COLOURS: [RGBColor; 6] = [
@@ -723,6 +733,36 @@ const COLOURS: [RGBColor; 6] = [
 const TARGET: RGBColor = RGBColor(0xc5, 0x30, 0x30);
 const INK: RGBColor = RGBColor(0x1a, 0x20, 0x2c);
 const GRID: RGBColor = RGBColor(0x71, 0x80, 0x96);
+
+/// A chart on `root` with a title, and room for labels on the left and
+/// below: what both kinds of chart start from.
+fn builder<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    title: String,
+    left: u32,
+) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut builder = ChartBuilder::on(root);
+    builder
+        .caption(title, ("sans-serif", 16).into_font().color(&INK))
+        .margin(12)
+        .set_label_area_size(LabelAreaPosition::Left, left)
+        .set_label_area_size(LabelAreaPosition::Bottom, 40);
+    builder
+}
+
+/// The grid, the axis descriptions and the labels of every chart, drawn.
+fn house_style<X, Y, DB>(mesh: &mut MeshStyle<'_, '_, X, Y, DB>) -> Result<(), String>
+where
+    X: Ranged + ValueFormatter<X::ValueType>,
+    Y: Ranged + ValueFormatter<Y::ValueType>,
+    DB: DrawingBackend,
+{
+    mesh.bold_line_style(GRID.mix(0.25))
+        .axis_desc_style(("sans-serif", 13).into_font().color(&INK))
+        .label_style(("sans-serif", 12).into_font().color(&INK))
+        .draw()
+        .map_err(|e| e.to_string())
+}
 
 /// One row of a ratio chart: a comparison at one size.
 struct Row {
@@ -760,29 +800,18 @@ fn ratio_chart(path: &Path, group: &str, results: &Results) -> Result<(), String
     let height = 90 + 34 * n as u32;
     let root = SVGBackend::new(path, (760, height)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!("{group}: ratio of throughputs (higher is better for the first)"),
-            ("sans-serif", 16).into_font().color(&INK),
-        )
-        .margin(12)
-        .set_label_area_size(LabelAreaPosition::Left, 300)
-        .set_label_area_size(LabelAreaPosition::Bottom, 40)
+    let title = format!("{group}: ratio of throughputs (higher is better for the first)");
+    let mut chart = builder(&root, title, 300)
         .build_cartesian_2d(0.0..x_max, 0.0..n as f64)
         .map_err(|e| e.to_string())?;
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
+    let mut mesh = chart.configure_mesh();
+    mesh.disable_y_mesh()
         .disable_y_axis()
         .y_labels(0)
         .x_desc("ratio of throughputs; 1.0 = as fast as the peer")
         .x_label_formatter(&|x| format!("{x:.1}x"))
-        .light_line_style(WHITE)
-        .bold_line_style(GRID.mix(0.25))
-        .axis_desc_style(("sans-serif", 13).into_font().color(&INK))
-        .label_style(("sans-serif", 12).into_font().color(&INK))
-        .draw()
-        .map_err(|e| e.to_string())?;
+        .light_line_style(WHITE);
+    house_style(&mut mesh)?;
     // Row i is drawn from the top: its band is [n - i - 1, n - i].
     let band = |i: usize| (n - i - 1) as f64;
     chart
@@ -890,27 +919,16 @@ fn throughput_chart(path: &Path, group: &str, functions: &Functions) -> Result<(
     let slots = (params.len() * names.len()).max(1);
     let root = SVGBackend::new(path, (760, 360)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!("{group}: throughput (higher is better)"),
-            ("sans-serif", 16).into_font().color(&INK),
-        )
-        .margin(12)
-        .set_label_area_size(LabelAreaPosition::Left, 70)
-        .set_label_area_size(LabelAreaPosition::Bottom, 40)
+    let title = format!("{group}: throughput (higher is better)");
+    let mut chart = builder(&root, title, 70)
         .build_cartesian_2d(0.0..slots as f64, 0.0..y_max)
         .map_err(|e| e.to_string())?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
+    let mut mesh = chart.configure_mesh();
+    mesh.disable_x_mesh()
         .x_labels(0)
         .y_desc(unit_name)
-        .light_line_style(WHITE)
-        .bold_line_style(GRID.mix(0.25))
-        .axis_desc_style(("sans-serif", 13).into_font().color(&INK))
-        .label_style(("sans-serif", 12).into_font().color(&INK))
-        .draw()
-        .map_err(|e| e.to_string())?;
+        .light_line_style(WHITE);
+    house_style(&mut mesh)?;
     let label_style = ("monospace", 12)
         .into_font()
         .color(&INK)
