@@ -6,9 +6,8 @@ use std::io::ErrorKind;
 use futures::StreamExt;
 use lesson::{DEFAULT_MAX_LINE_LENGTH, Session};
 use lesson_support::{ScriptedReader, Then, count_allocations, paused_runtime, settle, within};
-use tokio::time::{Duration, sleep};
 
-use super::{drain, payloads};
+use super::{drain, payloads, three_lines_then_an_error_for_a_late_consumer};
 
 #[test]
 fn a_peer_that_never_ends_its_line_gets_an_error_in_bounded_memory() {
@@ -86,18 +85,7 @@ async fn a_too_long_line_error_waits_for_a_late_consumer_in_a_full_queue() {
     // error must wait for room like the lines did.
     let (reader, _probe) = ScriptedReader::new(["a\nb\nc\n123456\n"], Then::Eof);
     let stream = Session::new(reader).with_max_line_length(5).into_stream(1);
-    sleep(Duration::from_millis(50)).await; // the consumer comes late
-
-    let items = drain(stream).await;
-
-    assert_eq!(
-        items.len(),
-        4,
-        "three lines, then the error; an item sent with `try_send` into a full \
-         queue is lost: {items:?}"
-    );
-    assert_eq!(payloads(&items[..3]), ["a", "b", "c"]);
-    let error = items[3].as_ref().expect_err("the error is the last item");
+    let error = three_lines_then_an_error_for_a_late_consumer(stream).await;
     assert_eq!(error.kind(), ErrorKind::InvalidData);
 }
 

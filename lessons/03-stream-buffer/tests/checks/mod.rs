@@ -32,6 +32,28 @@ where
     within("the stream to end", stream.take(MOST_ITEMS).collect()).await
 }
 
+/// Comes 50 ms late to `stream`, whose queue of one is full by then, and
+/// reads it to the end: three lines `a`, `b`, `c`, then an error, which
+/// must have waited for room like the lines did. Returns that error.
+async fn three_lines_then_an_error_for_a_late_consumer<S>(stream: S) -> std::io::Error
+where
+    S: Stream<Item = std::io::Result<Snapshot>>,
+{
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let mut items = drain(stream).await;
+    assert_eq!(
+        items.len(),
+        4,
+        "three lines, then the error; an item sent with `try_send` into a full \
+         queue is lost: {items:?}"
+    );
+    assert_eq!(payloads(&items[..3]), ["a", "b", "c"]);
+    items
+        .pop()
+        .and_then(Result::err)
+        .expect("the error is the last item")
+}
+
 /// The payloads of `items`, as text, failing on any error item.
 fn payloads(items: &[std::io::Result<Snapshot>]) -> Vec<String> {
     items

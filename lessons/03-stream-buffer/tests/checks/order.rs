@@ -5,9 +5,8 @@ use std::io::ErrorKind;
 use futures::StreamExt;
 use lesson::Session;
 use lesson_support::{ScriptedReader, Then, within};
-use tokio::time::{Duration, sleep};
 
-use super::{drain, payloads};
+use super::{drain, payloads, three_lines_then_an_error_for_a_late_consumer};
 
 #[tokio::test(start_paused = true)]
 async fn lines_arrive_in_order_and_complete() {
@@ -93,19 +92,6 @@ async fn read_error_waits_for_a_late_consumer_in_a_full_queue() {
     // must wait for room like the lines did, not be dropped when there is none.
     let (reader, _probe) = ScriptedReader::new(["a\nb\nc\n"], Then::Fail);
     let stream = Session::new(reader).into_stream(1);
-    sleep(Duration::from_millis(50)).await; // the consumer comes late
-
-    let items = drain(stream).await;
-
-    assert_eq!(
-        items.len(),
-        4,
-        "three lines, then the error; an item sent with `try_send` into a full \
-         queue is lost: {items:?}"
-    );
-    assert_eq!(payloads(&items[..3]), ["a", "b", "c"]);
-    let error = items[3]
-        .as_ref()
-        .expect_err("the read error is the last item");
+    let error = three_lines_then_an_error_for_a_late_consumer(stream).await;
     assert_eq!(error.kind(), ErrorKind::ConnectionReset);
 }

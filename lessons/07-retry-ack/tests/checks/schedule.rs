@@ -5,11 +5,50 @@
 
 use std::time::Duration;
 
-use lesson::{Dispatcher, Reason};
+use std::sync::Arc;
+
+use lesson::{Dispatcher, Jitter, Reason, RetryPolicy};
 use lesson_support::within;
 use tokio::time::Instant;
 
-use super::{Act, Scripted, policy, queued, recording_jitter};
+use super::{Act, Asked, Scripted, policy, queued, recording_jitter};
+
+/// The ceilings the jitter was asked to pick under, in milliseconds, in the
+/// order asked.
+fn ceilings_ms(asked: &Asked) -> Vec<u128> {
+    let asked = asked.lock().unwrap();
+    asked
+        .iter()
+        .map(|(ceiling, _)| ceiling.as_millis())
+        .collect()
+}
+
+/// When `plugin` began its tries of the messages `which` picks, in
+/// milliseconds after `start`.
+fn tried_at_ms(plugin: &Scripted, start: Instant, which: impl Fn(u64) -> bool) -> Vec<u128> {
+    let tries = plugin.tries();
+    let picked = tries.iter().filter(|t| which(t.id));
+    picked.map(|t| (t.at - start).as_millis()).collect()
+}
+
+/// A plugin that fails every try, sent one message under `policy`; returns
+/// after 5 s of paused time, with the plugin and when the message was sent.
+async fn one_message_that_always_fails(
+    policy: RetryPolicy,
+    jitter: impl Jitter,
+) -> (Arc<Scripted>, Instant) {
+    let (dispatcher, _dead_letters) = Dispatcher::new(policy, jitter);
+    let failing = Scripted::new("failing", |_, _| Act::Fail);
+    within("plug", dispatcher.plug(failing.clone()))
+        .await
+        .unwrap();
+    let start = Instant::now();
+    within("send", dispatcher.send("retry me".into()))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    (failing, start)
+}
 
 #[tokio::test(start_paused = true)]
 async fn retries_wait_a_jittered_exponential_backoff_to_the_millisecond() {
@@ -20,24 +59,10 @@ async fn retries_wait_a_jittered_exponential_backoff_to_the_millisecond() {
         const EIGHTHS: [u64; 4] = [5, 3, 7, 2];
         Duration::from_millis(ceiling.as_millis() as u64 * EIGHTHS[n % 4] / 8)
     });
-    let (dispatcher, _dead_letters) = Dispatcher::new(policy(5, 100, 3, 1_000), jitter);
-    let failing = Scripted::new("failing", |_, _| Act::Fail);
-    within("plug", dispatcher.plug(failing.clone()))
-        .await
-        .unwrap();
+    // 5 s: longer than the whole schedule (at most 100 + 300 + 900 + 1,000 ms).
+    let (failing, start) = one_message_that_always_fails(policy(5, 100, 3, 1_000), jitter).await;
 
-    let start = Instant::now();
-    within("send", dispatcher.send("retry me".into()))
-        .await
-        .unwrap();
-    // Longer than the whole schedule (at most 100 + 300 + 900 + 1,000 ms).
-    tokio::time::sleep(Duration::from_secs(5)).await;
-
-    let tried_at: Vec<u128> = failing
-        .tries()
-        .iter()
-        .map(|t| (t.at - start).as_millis())
-        .collect();
+    let tried_at = tried_at_ms(&failing, start, |_| true);
     // The waits the jitter picked: 62, 112, 787 and 250 ms.
     assert_eq!(
         tried_at,
@@ -46,12 +71,7 @@ async fn retries_wait_a_jittered_exponential_backoff_to_the_millisecond() {
          each after the wait the jitter picked (62, 112, 787, 250 ms): tries \
          at these milliseconds of paused time, and no more"
     );
-    let ceilings: Vec<u128> = asked
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(ceiling, _)| ceiling.as_millis())
-        .collect();
+    let ceilings = ceilings_ms(&asked);
     assert_eq!(
         ceilings,
         [100, 300, 900, 1_000],
@@ -83,12 +103,7 @@ async fn a_long_run_of_retries_stays_at_the_cap_and_never_overflows() {
          only 33 retries away, so a ceiling computed as base * factor^(n - 1) \
          and only then held to the cap overflows on the way"
     );
-    let ceilings: Vec<u128> = asked
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(ceiling, _)| ceiling.as_millis())
-        .collect();
+    let ceilings = ceilings_ms(&asked);
     let mut expected = vec![1, 2, 4, 8, 16];
     expected.resize(99, 20);
     assert_eq!(
@@ -131,12 +146,7 @@ async fn every_delivery_backs_off_on_its_own_schedule_from_its_own_failure() {
         .unwrap();
     tokio::time::sleep(Duration::from_secs(5)).await;
 
-    let ceilings: Vec<u128> = asked
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(ceiling, _)| ceiling.as_millis())
-        .collect();
+    let ceilings = ceilings_ms(&asked);
     assert_eq!(
         ceilings,
         [100, 100],
@@ -144,14 +154,7 @@ async fn every_delivery_backs_off_on_its_own_schedule_from_its_own_failure() {
          the ceiling belongs to one delivery, and another delivery's failure \
          does not raise it"
     );
-    let tried_at = |id: u64| -> Vec<u128> {
-        failing
-            .tries()
-            .iter()
-            .filter(|t| t.id == id)
-            .map(|t| (t.at - start).as_millis())
-            .collect()
-    };
+    let tried_at = |id: u64| tried_at_ms(&failing, start, |t| t == id);
     assert_eq!(
         (tried_at(first), tried_at(second)),
         (vec![0, 100], vec![0, 75]),
@@ -166,34 +169,15 @@ async fn every_delivery_backs_off_on_its_own_schedule_from_its_own_failure() {
 async fn a_base_above_the_cap_is_held_to_the_cap() {
     // A jitter that always picks the ceiling: each wait is the ceiling.
     let (jitter, asked) = recording_jitter(|ceiling, _| ceiling);
-    let (dispatcher, _dead_letters) = Dispatcher::new(policy(4, 500, 2, 200), jitter);
-    let failing = Scripted::new("failing", |_, _| Act::Fail);
-    within("plug", dispatcher.plug(failing.clone()))
-        .await
-        .unwrap();
+    let (failing, start) = one_message_that_always_fails(policy(4, 500, 2, 200), jitter).await;
 
-    let start = Instant::now();
-    within("send", dispatcher.send("retry me".into()))
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_secs(5)).await;
-
-    let ceilings: Vec<u128> = asked
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(ceiling, _)| ceiling.as_millis())
-        .collect();
+    let ceilings = ceilings_ms(&asked);
     assert_eq!(
         ceilings,
         [200, 200, 200],
         "base 500 ms, cap 200 ms: min(cap, base * factor^(n - 1)) is the cap \
          from the first retry on"
     );
-    let tried_at: Vec<u128> = failing
-        .tries()
-        .iter()
-        .map(|t| (t.at - start).as_millis())
-        .collect();
+    let tried_at = tried_at_ms(&failing, start, |_| true);
     assert_eq!(tried_at, [0, 200, 400, 600]);
 }
