@@ -39,14 +39,16 @@ async fn results_come_back_in_input_order() {
 
 #[tokio::test(start_paused = true)]
 async fn every_item_runs_on_its_own_task_at_the_same_time() {
+    const ITEMS: u32 = 1_000;
     // `None` in the test's own body, which tokio runs outside any task.
     let caller = tokio::task::try_id();
     let started = Instant::now();
 
-    // Ten items that each wait one (paused, so free) second.
+    // A thousand items that each wait one (paused, so free) second: more
+    // than any cap a helper might put on the tasks it runs at once.
     let task_ids = within(
         "spawn_all",
-        spawn_all((0..10).collect(), |_: u32| async {
+        spawn_all((0..ITEMS).collect(), |_: u32| async {
             tokio::time::sleep(Duration::from_secs(1)).await;
             tokio::task::try_id()
         }),
@@ -55,7 +57,7 @@ async fn every_item_runs_on_its_own_task_at_the_same_time() {
 
     assert!(
         started.elapsed() < Duration::from_secs(2),
-        "ten one-second jobs took {:?}: they ran one after another",
+        "{ITEMS} one-second jobs took {:?}: they did not all run at once",
         started.elapsed(),
     );
     let mut distinct = task_ids.clone();
@@ -63,7 +65,7 @@ async fn every_item_runs_on_its_own_task_at_the_same_time() {
     distinct.dedup();
     assert_eq!(
         distinct.len(),
-        10,
+        ITEMS as usize,
         "every item gets a task of its own (`tokio::spawn`)"
     );
     assert!(
@@ -154,4 +156,43 @@ async fn the_work_function_may_borrow_what_the_caller_owns() {
     let results = within("three labels", spawn_all(vec![1, 2, 3], work)).await;
 
     assert_eq!(results, ["item 1", "item 2", "item 3"]);
+
+    // The items too never enter a task: they may borrow from the caller.
+    let names = [String::from("tokio"), String::from("bytes")];
+    let borrowed: Vec<&String> = names.iter().collect();
+    let lengths = within(
+        "two lengths",
+        spawn_all(borrowed, |name: &String| {
+            let length = name.len();
+            async move { length }
+        }),
+    )
+    .await;
+
+    assert_eq!(lengths, [5, 5]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panic_reaches_the_caller_with_its_own_payload() {
+    /// What the work panics with: a value, not a message.
+    #[derive(Debug, PartialEq)]
+    struct Cursed(u32);
+
+    let call = tokio::spawn(spawn_all((0..5).collect(), |n: u32| async move {
+        if n == 3 {
+            // `resume_unwind` skips the panic hook: nothing is printed.
+            std::panic::resume_unwind(Box::new(Cursed(n)));
+        }
+        n
+    }));
+    let error = within("spawn_all", call)
+        .await
+        .expect_err("a panic in the work is a panic of the call");
+
+    let payload = error.into_panic();
+    assert_eq!(
+        payload.downcast_ref::<Cursed>(),
+        Some(&Cursed(3)),
+        "the caller gets the work's own panic payload, not a new panic"
+    );
 }
