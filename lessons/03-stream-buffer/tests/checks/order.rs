@@ -10,22 +10,25 @@ use super::{drain, payloads, three_lines_then_an_error_for_a_late_consumer};
 
 #[tokio::test(start_paused = true)]
 async fn lines_arrive_in_order_and_complete() {
-    // Lines cut across reads, as a real connection delivers them.
-    let chunks = ["al", "pha\nbe", "ta\n", "\n", "gam", "ma\ndelta"];
-    let (reader, _probe) = ScriptedReader::new(chunks, Then::Eof);
+    // Lines cut across reads, as a real connection delivers them; two
+    // sessions one after the other, each numbering its own responses.
+    for session in ["the first", "a second"] {
+        let chunks = ["al", "pha\nbe", "ta\n", "\n", "gam", "ma\ndelta"];
+        let (reader, _probe) = ScriptedReader::new(chunks, Then::Eof);
 
-    let items = drain(Session::new(reader).into_stream(4)).await;
+        let items = drain(Session::new(reader).into_stream(4)).await;
 
-    assert_eq!(payloads(&items), ["alpha", "beta", "", "gamma", "delta"]);
-    let seqs: Vec<u64> = items
-        .iter()
-        .map(|item| item.as_ref().unwrap().seq)
-        .collect();
-    assert_eq!(
-        seqs,
-        [0, 1, 2, 3, 4],
-        "seq numbers count the responses from 0"
-    );
+        assert_eq!(payloads(&items), ["alpha", "beta", "", "gamma", "delta"]);
+        let seqs: Vec<u64> = items
+            .iter()
+            .map(|item| item.as_ref().unwrap().seq)
+            .collect();
+        assert_eq!(
+            seqs,
+            [0, 1, 2, 3, 4],
+            "seq numbers count {session} session's responses from 0"
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]
