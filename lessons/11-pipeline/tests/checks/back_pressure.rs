@@ -4,7 +4,7 @@
 
 use super::{
     Gated, Look, STREAM_WINDOW, assert_complete_and_in_order, config, plug, quiet, receive,
-    send_frames, start, subscribe, subscribe_with_small_window, until, watched,
+    send_frames, start, start_elsewhere, subscribe, subscribe_with_small_window, until, watched,
 };
 
 #[tokio::test]
@@ -107,4 +107,42 @@ async fn a_subscriber_that_goes_away_holds_up_no_other() {
     assert_complete_and_in_order(&snapshots, &[(6, 200)]);
     let summary = until(&pipeline, "all to be published", |s| s.published == 200).await;
     assert_eq!(summary.frames_in, 200);
+}
+
+#[tokio::test]
+async fn a_subscriber_that_goes_away_while_the_pipeline_waits_for_it_holds_up_no_other() {
+    // Frames of 1 KiB: the leaving one's channel and HTTP/2 window hold
+    // about 140 of them, far fewer than are sent.
+    const FRAMES: u32 = 400;
+    let mut config = config();
+    config.subscriber_capacity = 8;
+    // A loop that waits for room a gone subscriber will never make may
+    // spin without yielding: on a runtime of its own, it stops only the
+    // pipeline, and the check sees it stall.
+    let (_elsewhere, pipeline) = start_elsewhere(config).await;
+    let leaves = subscribe_with_small_window(&pipeline).await;
+    let mut stays = subscribe(&pipeline).await;
+    let client = send_frames(&pipeline, 8, FRAMES, 1024);
+
+    // `stays` reads everything it is sent; `leaves` reads nothing, so the
+    // pipeline stops, waiting for room in its channel. Then it goes away.
+    let reading = receive(&pipeline, &mut stays, FRAMES as usize);
+    let leaving = async {
+        let held = quiet(&pipeline).await;
+        assert!(
+            held.published < u64::from(FRAMES),
+            "all {FRAMES} frames were published while a subscriber read none"
+        );
+        drop(leaves);
+    };
+    let (snapshots, ()) = tokio::join!(reading, leaving);
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
+    assert_complete_and_in_order(&snapshots, &[(8, FRAMES)]);
+    let summary = until(&pipeline, "all to be published", |s| {
+        s.published == u64::from(FRAMES)
+    })
+    .await;
+    assert_eq!(summary.frames_in, u64::from(FRAMES));
 }

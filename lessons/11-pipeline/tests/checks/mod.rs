@@ -231,6 +231,39 @@ async fn start(config: Config) -> Pipeline {
     .expect("the pipeline binds two ports on 127.0.0.1")
 }
 
+/// A runtime of the pipeline's own, with two worker threads, that nothing
+/// waits for when it is dropped. A task that never returns to its runtime
+/// (a loop that finds a closed channel ready every time it asks) stops
+/// every other task of that runtime, the check's clock too if it is the
+/// check's runtime: there, the check would hang. Here, only the pipeline
+/// stops, and the check fails it as a stall.
+struct Elsewhere(Option<tokio::runtime::Runtime>);
+
+impl Drop for Elsewhere {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Starts the pipeline on a runtime of its own (see [`Elsewhere`]); the
+/// check's clients stay on the check's runtime.
+async fn start_elsewhere(config: Config) -> (Elsewhere, Pipeline) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime for the pipeline");
+    let starting = runtime.spawn(Pipeline::start(config));
+    let elsewhere = Elsewhere(Some(runtime));
+    let pipeline = watched(Look::Nothing, "the pipeline to start", starting)
+        .await
+        .expect("Pipeline::start does not panic")
+        .expect("the pipeline binds two ports on 127.0.0.1");
+    (elsewhere, pipeline)
+}
+
 /// Frame `n` of client `client`: its numbers, then `len - 8` bytes that
 /// differ from frame to frame.
 fn frame(client: u32, n: u32, len: usize) -> Vec<u8> {
