@@ -123,8 +123,13 @@ impl EventLoop {
         let mut shutting_down: Option<oneshot::Sender<Summary>> = None;
         loop {
             // Drained: the connections are gone and every frame they handed
-            // over is published.
-            if shutting_down.is_some() && !ingest_open && self.pending.is_empty() {
+            // over is published, the last one too: it may still wait for
+            // room at a full subscriber.
+            if shutting_down.is_some()
+                && !ingest_open
+                && self.pending.is_empty()
+                && self.outgoing.is_none()
+            {
                 break;
             }
             // The loop never waits inside a step: a full mailbox or a full

@@ -2,9 +2,12 @@
 //! to its pace, all the way back to the sockets: the pipeline takes a
 //! bounded number of frames it cannot pass on, and loses none.
 
+use tokio::io::AsyncWriteExt;
+
 use super::{
-    Gated, Look, STREAM_WINDOW, assert_complete_and_in_order, config, plug, quiet, receive,
-    send_frames, start, subscribe, subscribe_with_small_window, until, watched,
+    Gated, Look, STREAM_WINDOW, assert_complete_and_in_order, config, connect_ingest, plug, quiet,
+    receive, send_frames, start, start_elsewhere, subscribe, subscribe_with_small_window, until,
+    watched,
 };
 
 #[tokio::test]
@@ -48,19 +51,35 @@ async fn a_stuck_plugin_stops_the_pipeline_reading_its_sockets() {
          frames wait in tasks of their own, which nothing bounds"
     );
 
+    // A client with a bad frame, while the queue into the loop is full:
+    // its error waits its turn like a frame, and is not lost.
+    let mut bad = connect_ingest(&pipeline).await;
+    bad.write_all(&(1u32 << 30).to_be_bytes()).await.unwrap();
+    until(&pipeline, "the bad client to be accepted", |s| {
+        s.connections == 2
+    })
+    .await;
+    quiet(&pipeline).await;
+
     gate.add_permits(FRAMES as usize);
     let snapshots = receive(&pipeline, &mut stream, FRAMES as usize).await;
     watched(Look::Pipeline(&pipeline), "the client to finish", client)
         .await
         .unwrap();
     assert_complete_and_in_order(&snapshots, &[(3, FRAMES)]);
+    until(&pipeline, "the bad frame to be reported", |s| {
+        s.connection_errors.len() == 1
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_subscriber_that_reads_nothing_for_a_while_loses_nothing() {
     const FRAMES: u32 = 1_500;
+    const INGEST: usize = 32;
     let mut config = config();
     config.subscriber_capacity = 8;
+    config.ingest_capacity = INGEST;
     let pipeline = start(config).await;
     let mut slow = subscribe_with_small_window(&pipeline).await;
     let mut fast = subscribe_with_small_window(&pipeline).await;
@@ -76,6 +95,17 @@ async fn a_subscriber_that_reads_nothing_for_a_while_loses_nothing() {
         held.published <= 100 + bound,
         "{} frames published while a subscriber read none: a slow subscriber must slow \
          the pipeline (or lose frames)",
+        held.published
+    );
+    // All the way back to the socket: what is taken and not published
+    // waits in the queue into the loop, a frame in the hands of each task
+    // on the way, and no more.
+    let taken = held.published + (INGEST + 8) as u64;
+    assert!(
+        held.frames_in <= taken,
+        "{} frames taken off the socket, {} published, while a subscriber read none (at most \
+         {taken}): the loop takes frames it cannot publish, and the sockets are read on",
+        held.frames_in,
         held.published
     );
     // The pipeline goes at the slow one's pace now: read both at once.
@@ -107,4 +137,65 @@ async fn a_subscriber_that_goes_away_holds_up_no_other() {
     assert_complete_and_in_order(&snapshots, &[(6, 200)]);
     let summary = until(&pipeline, "all to be published", |s| s.published == 200).await;
     assert_eq!(summary.frames_in, 200);
+}
+
+#[tokio::test]
+async fn a_subscriber_that_goes_away_while_the_pipeline_waits_for_it_holds_up_no_other() {
+    // Frames of 1 KiB: the leaving one's channel and HTTP/2 window hold
+    // about 140 of them, far fewer than are sent.
+    const FRAMES: u32 = 400;
+    let mut config = config();
+    config.subscriber_capacity = 8;
+    // A loop that waits for room a gone subscriber will never make may
+    // spin without yielding: on a runtime of its own, it stops only the
+    // pipeline, and the check sees it stall.
+    let (_elsewhere, pipeline) = start_elsewhere(config).await;
+    let leaves = subscribe_with_small_window(&pipeline).await;
+    let mut stays = subscribe(&pipeline).await;
+    let client = send_frames(&pipeline, 8, FRAMES, 1024);
+
+    // `stays` reads everything it is sent; `leaves` reads nothing, so the
+    // pipeline stops, waiting for room in its channel. Then it goes away.
+    let reading = receive(&pipeline, &mut stays, FRAMES as usize);
+    let leaving = async {
+        let held = quiet(&pipeline).await;
+        assert!(
+            held.published < u64::from(FRAMES),
+            "all {FRAMES} frames were published while a subscriber read none"
+        );
+        drop(leaves);
+    };
+    let (snapshots, ()) = tokio::join!(reading, leaving);
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
+    assert_complete_and_in_order(&snapshots, &[(8, FRAMES)]);
+    let summary = until(&pipeline, "all to be published", |s| {
+        s.published == u64::from(FRAMES)
+    })
+    .await;
+    assert_eq!(summary.frames_in, u64::from(FRAMES));
+}
+
+#[tokio::test]
+async fn a_silent_subscriber_holds_no_more_than_its_channel_and_its_window() {
+    // Large frames: the subscriber's HTTP/2 window holds four of them, so
+    // its channel (room for one snapshot) is most of what it may hold.
+    const FRAME: usize = 16 * 1024;
+    let mut config = config();
+    config.subscriber_capacity = 1;
+    let pipeline = start(config).await;
+    let _silent = subscribe_with_small_window(&pipeline).await;
+    let _client = send_frames(&pipeline, 9, 100, FRAME);
+    until(&pipeline, "a frame to be published", |s| s.published > 0).await;
+    let held = quiet(&pipeline).await;
+    // Its channel, twice its window, and a frame in the hands of each task
+    // on the way.
+    let bound = 1 + 2 * u64::from(STREAM_WINDOW).div_ceil(FRAME as u64) + 2;
+    assert!(
+        held.published <= bound,
+        "{} frames published to a subscriber that reads nothing, whose channel holds 1 \
+         (at most {bound}): a subscriber's channel holds what `subscriber_capacity` says",
+        held.published
+    );
 }

@@ -16,6 +16,7 @@
 mod back_pressure;
 mod connections;
 mod order;
+mod over_time;
 mod plugins;
 mod shutdown;
 
@@ -229,6 +230,95 @@ async fn start(config: Config) -> Pipeline {
     )
     .await
     .expect("the pipeline binds two ports on 127.0.0.1")
+}
+
+/// A runtime of the pipeline's own, with two worker threads, that nothing
+/// waits for when it is dropped. A task that never returns to its runtime
+/// (a loop that finds a closed channel ready every time it asks) stops
+/// every other task of that runtime, the check's clock too if it is the
+/// check's runtime: there, the check would hang. Here, only the pipeline
+/// stops, and the check fails it as a stall.
+struct Elsewhere(Option<tokio::runtime::Runtime>);
+
+impl Drop for Elsewhere {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Starts the pipeline on a runtime of its own (see [`Elsewhere`]); the
+/// check's clients stay on the check's runtime.
+async fn start_elsewhere(config: Config) -> (Elsewhere, Pipeline) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime for the pipeline");
+    let starting = runtime.spawn(Pipeline::start(config));
+    let elsewhere = Elsewhere(Some(runtime));
+    let pipeline = watched(Look::Nothing, "the pipeline to start", starting)
+        .await
+        .expect("Pipeline::start does not panic")
+        .expect("the pipeline binds two ports on 127.0.0.1");
+    (elsewhere, pipeline)
+}
+
+/// The pipeline's clock, on a runtime of its own whose time is paused:
+/// whenever the pipeline has nothing to do, its clock jumps to the next
+/// timer. Minutes pass on it in microseconds, while the check's clients and
+/// its watches, on the check's runtime, keep real time (a paused clock and
+/// sockets do not mix on one runtime: see the top of this file).
+struct PausedClock {
+    runtime: tokio::runtime::Handle,
+    /// Dropped with the clock: the runtime's thread then ends, and drops
+    /// every task the pipeline left on it.
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl PausedClock {
+    /// Lets `time` pass on the pipeline's clock; the pipeline's own timers
+    /// that fall due meanwhile fire first, in order.
+    async fn pass(&self, time: Duration) {
+        let what = format!("{time:?} to pass on the pipeline's clock");
+        watched(
+            Look::Nothing,
+            &what,
+            // Made on the pipeline's runtime: a sleep is on the clock of
+            // the runtime it is created on.
+            self.runtime
+                .spawn(async move { tokio::time::sleep(time).await }),
+        )
+        .await
+        .expect("a sleep does not panic");
+    }
+}
+
+/// Starts the pipeline on a paused clock of its own (see [`PausedClock`]).
+async fn start_paused(config: Config) -> (PausedClock, Pipeline) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("a runtime for the pipeline");
+    let handle = runtime.handle().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        runtime.block_on(async {
+            let _ = stopped.await;
+        })
+    });
+    let starting = handle.spawn(Pipeline::start(config));
+    let pipeline = watched(Look::Nothing, "the pipeline to start", starting)
+        .await
+        .expect("Pipeline::start does not panic")
+        .expect("the pipeline binds two ports on 127.0.0.1");
+    let clock = PausedClock {
+        runtime: handle,
+        _stop: stop,
+    };
+    (clock, pipeline)
 }
 
 /// Frame `n` of client `client`: its numbers, then `len - 8` bytes that

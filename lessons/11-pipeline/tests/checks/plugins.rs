@@ -11,8 +11,8 @@ use futures::future::BoxFuture;
 use lesson::{HandlerError, Message, Plugin, Reason};
 
 use super::{
-    Gated, Look, Recorder, assert_complete_and_in_order, config, ids, plug, receive, send_frames,
-    start, subscribe, summary, unplug, until, watched,
+    Gated, Look, Recorder, assert_complete_and_in_order, config, ids, plug, quiet, receive,
+    send_frames, start, subscribe, summary, unplug, until, watched,
 };
 
 #[tokio::test]
@@ -58,6 +58,8 @@ enum Failure {
 /// Fails the first try of every fifth message, as `failure` says.
 struct Flaky {
     tries: Mutex<HashMap<u64, u32>>,
+    /// Where each try's payload was: a retry gets the same bytes.
+    addresses: Arc<Mutex<HashMap<u64, HashSet<usize>>>>,
     acked: Arc<Mutex<Vec<u64>>>,
     failure: Failure,
 }
@@ -74,6 +76,10 @@ impl Plugin for Flaky {
             *count += 1;
             *count
         };
+        let address = message.payload.as_ptr() as usize;
+        let mut addresses = self.addresses.lock().unwrap();
+        addresses.entry(message.id).or_default().insert(address);
+        drop(addresses);
         let fails = message.id.is_multiple_of(5) && try_no == 1;
         if fails && self.failure == Failure::PanicBeforeFuture {
             lesson_support::panic_on_purpose(format!(
@@ -103,8 +109,10 @@ impl Plugin for Flaky {
 async fn retried(failure: Failure, count: u32) {
     let pipeline = start(config()).await;
     let acked = Arc::new(Mutex::new(Vec::new()));
+    let addresses = Arc::new(Mutex::new(HashMap::new()));
     let flaky = Flaky {
         tries: Mutex::default(),
+        addresses: Arc::clone(&addresses),
         acked: Arc::clone(&acked),
         failure,
     };
@@ -123,6 +131,15 @@ async fn retried(failure: Failure, count: u32) {
         (0..u64::from(count)).collect::<Vec<u64>>(),
         "the plugin acknowledged every message, each once, in order: a failed try is tried again"
     );
+    for (id, at) in addresses.lock().unwrap().iter() {
+        assert_eq!(
+            at.len(),
+            1,
+            "message {id}: its tries got the frame at {} addresses; a retry hands the same \
+             bytes, not a copy",
+            at.len()
+        );
+    }
     let summary = summary(&pipeline).await;
     assert_eq!(
         summary.retries,
@@ -301,16 +318,38 @@ async fn a_plugin_unplugged_mid_run_loses_nothing() {
     })
     .await;
     assert!(before.published <= 10, "nothing past the stuck plugin");
+    // What audit has handled by now was taken while the stuck plugin was
+    // plugged, so it was handed to the stuck one too.
+    quiet(&pipeline).await;
+    let taken_before = ids(&audited);
     assert_eq!(unplug(&pipeline, "stuck").await, 1);
     assert_eq!(unplug(&pipeline, "stuck").await, 0, "gone already");
+    // A plugin plugged after the unplug is a plugin of its own, and gets
+    // every frame taken from now on: another client's, at least.
+    let (late, lately) = Recorder::new("late");
+    plug(&pipeline, late).await;
+    let later = send_frames(&pipeline, 3, 20, 24);
 
     // Everything goes on, without it.
-    let snapshots = receive(&pipeline, &mut stream, FRAMES as usize).await;
-    watched(Look::Pipeline(&pipeline), "the client to finish", client)
-        .await
-        .unwrap();
-    assert_complete_and_in_order(&snapshots, &[(2, FRAMES)]);
-    assert_eq!(ids(&audited).len(), FRAMES as usize, "audit saw everything");
+    let snapshots = receive(&pipeline, &mut stream, FRAMES as usize + 20).await;
+    for client in [client, later] {
+        watched(Look::Pipeline(&pipeline), "the clients to finish", client)
+            .await
+            .unwrap();
+    }
+    assert_complete_and_in_order(&snapshots, &[(2, FRAMES), (3, 20)]);
+    assert_eq!(
+        ids(&audited).len(),
+        FRAMES as usize + 20,
+        "audit saw everything"
+    );
+    let late_ids = ids(&lately);
+    assert!(late_ids.len() >= 20, "late saw the later client's frames");
+    assert!(
+        late_ids.windows(2).all(|pair| pair[1] == pair[0] + 1)
+            && late_ids.last() == Some(&u64::from(FRAMES + 19)),
+        "late saw every frame taken after it was plugged, in order: {late_ids:?}"
+    );
 
     // What the stuck plugin was handed, it handled or it is a dead letter:
     // together, the first messages, with no gap.
@@ -334,6 +373,13 @@ async fn a_plugin_unplugged_mid_run_loses_nothing() {
         first_not_owed,
         "a message the stuck plugin was handed was neither handled nor dead-lettered: lost"
     );
+    for id in taken_before {
+        assert!(
+            owed.contains(&id),
+            "message {id} was taken while the stuck plugin was plugged (audit had handled it \
+             before the unplug); the stuck plugin neither handled it nor has it as a dead letter"
+        );
+    }
     // A dead letter carries the message itself.
     let published: HashMap<u64, _> = snapshots.iter().map(|s| (s.seq, &s.payload)).collect();
     for letter in &summary.dead_letters {
@@ -345,4 +391,35 @@ async fn a_plugin_unplugged_mid_run_loses_nothing() {
             letter.id
         );
     }
+}
+
+#[tokio::test]
+async fn unplugging_a_name_unplugs_every_plugin_of_that_name() {
+    let pipeline = start(config()).await;
+    // Two stuck plugins of one name: nothing gets past either.
+    let (one, _gate_one, _) = Gated::new("twin");
+    let (two, _gate_two, _) = Gated::new("twin");
+    plug(&pipeline, one).await;
+    plug(&pipeline, two).await;
+    let mut stream = subscribe(&pipeline).await;
+    let client = send_frames(&pipeline, 5, 20, 16);
+    until(&pipeline, "every frame to be taken", |s| s.frames_in == 20).await;
+
+    assert_eq!(
+        unplug(&pipeline, "twin").await,
+        2,
+        "two plugins are named twin"
+    );
+    let snapshots = receive(&pipeline, &mut stream, 20).await;
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
+    assert_complete_and_in_order(&snapshots, &[(5, 20)]);
+    let summary = summary(&pipeline).await;
+    assert_eq!(
+        summary.dead_letters.len(),
+        40,
+        "each twin owed every frame: {:?}",
+        summary.dead_letters
+    );
 }

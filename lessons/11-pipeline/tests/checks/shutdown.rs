@@ -16,6 +16,9 @@ async fn shutdown_finishes_every_frame_taken_and_ends_the_streams() {
     const FRAMES: u32 = 300;
     let mut config = config();
     config.mailbox_capacity = 512;
+    // Room for one snapshot: the last frames wait for room at the
+    // subscriber while the shutdown drains.
+    config.subscriber_capacity = 1;
     let pipeline = start(config).await;
     let (slow, gate, handled) = Gated::new("slow");
     plug(&pipeline, slow).await;

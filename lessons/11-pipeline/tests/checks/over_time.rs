@@ -1,0 +1,163 @@
+//! Promises that hold over minutes, not only over the quarter second a
+//! check lasts: the pipeline runs on a paused clock of its own
+//! ([`PausedClock`](super::PausedClock)), and the check lets ten minutes
+//! pass on it while a client or a plugin does nothing. A timer the
+//! pipeline set (on a slow client, on a slow try) fires then.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use lesson::{HandlerError, Message, Plugin, RetryPolicy};
+use tokio::io::AsyncWriteExt;
+use tokio::time::Instant;
+
+use super::{
+    Gated, Look, assert_complete_and_in_order, config, connect_ingest, plug, quiet, receive,
+    send_frames, start_paused, subscribe, until, watched,
+};
+
+const MINUTES: Duration = Duration::from_secs(600);
+
+#[tokio::test]
+async fn a_client_silent_for_minutes_inside_a_frame_is_not_closed() {
+    let (clock, pipeline) = start_paused(config()).await;
+    let mut stream = subscribe(&pipeline).await;
+    let mut silent = connect_ingest(&pipeline).await;
+    // Half a frame, then nothing for ten minutes.
+    silent.write_all(&[0, 0, 0, 16, 1, 2]).await.unwrap();
+    until(&pipeline, "the client to be accepted", |s| {
+        s.connections == 1
+    })
+    .await;
+    quiet(&pipeline).await;
+    clock.pass(MINUTES).await;
+
+    silent
+        .write_all(&[0; 14])
+        .await
+        .expect("the pipeline closed a slow client's connection");
+    let snapshots = receive(&pipeline, &mut stream, 1).await;
+    assert_eq!(snapshots[0].payload.len(), 16, "the frame it finished");
+    let summary = until(&pipeline, "the frame to be published", |s| s.published == 1).await;
+    assert!(
+        summary.connection_errors.is_empty(),
+        "a slow client is not a bad one: {:?}",
+        summary.connection_errors
+    );
+}
+
+#[tokio::test]
+async fn a_plugin_stuck_for_minutes_still_holds_the_pipeline_and_loses_nothing() {
+    const INGEST: usize = 32;
+    const MAILBOX: usize = 16;
+    const FRAMES: u32 = 200;
+    let mut config = config();
+    config.ingest_capacity = INGEST;
+    config.mailbox_capacity = MAILBOX;
+    let (clock, pipeline) = start_paused(config).await;
+    let (stuck, gate, seen) = Gated::new("stuck");
+    plug(&pipeline, stuck).await;
+    let mut stream = subscribe(&pipeline).await;
+    let client = send_frames(&pipeline, 4, FRAMES, 64);
+    until(&pipeline, "the queues to fill", |s| {
+        s.frames_in >= (INGEST + MAILBOX) as u64
+    })
+    .await;
+    quiet(&pipeline).await;
+    clock.pass(MINUTES).await;
+
+    // Ten minutes on, a handler that has not returned is still running: not
+    // a failed try, and nothing has moved.
+    let held = quiet(&pipeline).await;
+    let bound = (INGEST + MAILBOX + 8) as u64;
+    assert!(
+        held.frames_in <= bound,
+        "{} frames taken after ten minutes with the only plugin stuck (at most {bound})",
+        held.frames_in
+    );
+    assert_eq!(held.published, 0, "nothing got past the stuck plugin");
+    assert_eq!(held.retries, 0, "a try that has not ended has not failed");
+    assert!(held.dead_letters.is_empty(), "{:?}", held.dead_letters);
+
+    gate.add_permits(FRAMES as usize);
+    let snapshots = receive(&pipeline, &mut stream, FRAMES as usize).await;
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
+    assert_complete_and_in_order(&snapshots, &[(4, FRAMES)]);
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        FRAMES as usize,
+        "each handled once"
+    );
+}
+
+/// Fails the first two tries of every message, and notes when, on the
+/// pipeline's clock, each try came.
+#[derive(Default)]
+struct Stubborn {
+    tries: Arc<Mutex<HashMap<u64, Vec<Instant>>>>,
+}
+
+impl Plugin for Stubborn {
+    fn name(&self) -> &str {
+        "stubborn"
+    }
+
+    fn handle(&self, message: Message) -> BoxFuture<'_, Result<(), HandlerError>> {
+        let mut tries = self.tries.lock().unwrap();
+        let times = tries.entry(message.id).or_default();
+        times.push(Instant::now());
+        let fails = times.len() <= 2;
+        Box::pin(async move {
+            if fails {
+                Err(HandlerError("not yet".into()))
+            } else {
+                Ok(())
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn every_message_waits_the_policy_s_backoff_from_its_own_first_retry() {
+    const MESSAGES: u32 = 6;
+    let mut config = config();
+    // Seconds, on the paused clock: each retry's wait is exact there.
+    config.retry = RetryPolicy {
+        max_tries: 3,
+        base: Duration::from_secs(1),
+        cap: Duration::from_secs(60),
+    };
+    let (_clock, pipeline) = start_paused(config).await;
+    let stubborn = Stubborn::default();
+    let tries = Arc::clone(&stubborn.tries);
+    plug(&pipeline, stubborn).await;
+    let mut stream = subscribe(&pipeline).await;
+    let client = send_frames(&pipeline, 6, MESSAGES, 16);
+    let snapshots = receive(&pipeline, &mut stream, MESSAGES as usize).await;
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
+    assert_complete_and_in_order(&snapshots, &[(6, MESSAGES)]);
+
+    // Every message's retries wait 1 s, then 2 s: the policy's backoff is
+    // each message's own, and starts again at the first retry.
+    let schedule = [Duration::from_secs(1), Duration::from_secs(2)];
+    let tries = tries.lock().unwrap();
+    for id in 0..u64::from(MESSAGES) {
+        let times = &tries[&id];
+        assert_eq!(times.len(), 3, "message {id}: three tries");
+        for (n, (pair, wait)) in times.windows(2).zip(schedule).enumerate() {
+            let waited = pair[1] - pair[0];
+            assert!(
+                waited >= wait && waited < wait + Duration::from_millis(100),
+                "message {id}: retry {} came {waited:?} after the try before it; the policy \
+                 says {wait:?}",
+                n + 1
+            );
+        }
+    }
+}
