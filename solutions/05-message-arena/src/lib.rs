@@ -318,6 +318,10 @@ impl EventLoop {
         // Each handler future owns a handle of its frame and returns the
         // frame's ref when it is done: it borrows nothing of the loop.
         let mut handlers = FuturesUnordered::new();
+        // A `run` that was dropped midway dropped its handlers with it: the
+        // frames they held have no holder left to release them. Free them,
+        // or the back pressure below would wait for handlers that are gone.
+        self.arena.clear();
         let mut frames = 0;
         // The connection's receive buffer, reused for every frame: each one
         // is cut off its front.

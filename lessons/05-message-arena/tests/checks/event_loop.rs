@@ -112,6 +112,42 @@ async fn busy_plugins_stop_the_reading_at_max_in_flight() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_run_dropped_with_frames_in_flight_leaves_the_loop_whole() {
+    const MAX_IN_FLIGHT: usize = 3;
+    let gate = Gate::new();
+    let mut event_loop = EventLoop::new(vec![gate.clone() as Arc<dyn Plugin>], MAX_IN_FLIGHT);
+    {
+        // The first connection: the plugin holds every frame it gets, and the
+        // run is dropped (a timeout, a shutdown) with them in flight.
+        let (reader, _probe) = ScriptedReader::new(wire(&frames(10)), Then::Eof);
+        let mut run = pin!(event_loop.run(reader));
+        tokio::select! {
+            _ = &mut run => panic!("the loop finished while its plugin held every frame"),
+            () = settle() => {}
+        }
+        assert_eq!(gate.holding_now(), MAX_IN_FLIGHT);
+    }
+    gate.open();
+
+    // The next connection, on the same loop: the handlers of the dropped run
+    // are gone with it, so nothing will release the frames they held.
+    let (reader, _probe) = ScriptedReader::new(wire(&frames(5)), Then::Eof);
+    let read = within("a run after a dropped one", event_loop.run(reader)).await;
+    assert_eq!(
+        read.expect("no read error was scripted"),
+        5,
+        "a run after a dropped one reads its own frames: frames a dropped run \
+         left held must not count against max_in_flight for ever"
+    );
+    assert!(
+        event_loop.arena().is_empty(),
+        "after the second run the arena still holds {} frames: the dropped run's \
+         frames are never freed",
+        event_loop.arena().len()
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_handler_finishes_while_the_connection_is_silent() {
     // One frame, then the peer says nothing, ever.
     let (reader, _probe) = ScriptedReader::new(wire(&[b"only"]), Then::Hang);
