@@ -4,6 +4,7 @@
 
 use std::cell::Cell;
 use std::sync::Arc;
+use std::time::Duration;
 
 use lesson::AskError;
 use lesson_support::{settle, within};
@@ -135,4 +136,64 @@ async fn an_ask_queued_behind_the_last_panic_hears_down() {
          dropped unhandled, which is Down, not Panicked"
     );
     assert_eq!(probe.seqs(), [0, 1, 2], "down after its third panic");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_ask_waits_for_room_and_for_a_slow_plugin() {
+    // A mailbox of one, full behind a plugin stuck on its first message for
+    // an hour of tokio's clock, then on its second for another hour: an ask
+    // waits for room in the mailbox, then for its turn, however long that
+    // takes, and then says Ok. No timeout is promised, and a full mailbox is
+    // not a plugin that is down.
+    let gate = Arc::new(Semaphore::new(0));
+    let probe = Probe::new();
+    let mut host = host(1);
+    let id = host.plug(
+        "stuck",
+        probe.gated_factory(Behaviour::Record, Some(Arc::clone(&gate))),
+    );
+    let answered = Cell::new(false);
+    let asking = async {
+        // One message for the handler, one for the mailbox. (A mailbox may
+        // also make `dispatch` wait until the plugin takes the message:
+        // then the second dispatch waits here for the first hour.)
+        for seq in 0..2 {
+            host.dispatch(message(seq)).await;
+        }
+        let answer = host.ask(id, message(2)).await;
+        answered.set(true);
+        answer
+    };
+    let watching = async {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert!(
+            !answered.get(),
+            "ask returned while the plugin was stuck on an earlier message for an \
+             hour, with the mailbox full: it must wait for room (no try_send)"
+        );
+        // Message 0 handled, the plugin is stuck on message 1 for another
+        // hour, with the ask's message in the mailbox.
+        gate.add_permits(1);
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert!(
+            !answered.get(),
+            "ask returned while its message was queued behind one the plugin was \
+             stuck on for an hour: it must wait for the handler, however long \
+             that takes (no timeout)"
+        );
+        gate.add_permits(2);
+    };
+    // Each wait above is bounded; this bounds the whole.
+    let (answer, ()) = tokio::time::timeout(Duration::from_secs(7500), async {
+        tokio::join!(asking, watching)
+    })
+    .await
+    .expect("ask returns once the plugin has handled the message");
+
+    assert_eq!(
+        answer,
+        Ok(()),
+        "the plugin was slow, not down: once it handled the message, ask says Ok"
+    );
+    assert_eq!(probe.seqs(), [0, 1, 2]);
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 use lesson::{MessageLog, build_schema};
 use lesson_support::settle;
 
-use super::{drain, next_message, seq_and_text, subscribe};
+use futures::StreamExt;
+
+use super::{drain, message, next_message, seq_and_text, subscribe};
 
 #[tokio::test(start_paused = true)]
 async fn a_subscription_streams_its_topic_in_order_then_ends() {
@@ -16,8 +18,12 @@ async fn a_subscription_streams_its_topic_in_order_then_ends() {
         ("audit", "login"),
         ("orders", "flat white"),
         ("orders", "cortado"),
-        // A topic whose name begins with the one asked for is another topic.
+        // The same order twice is two messages.
+        ("orders", "cortado"),
+        // A topic whose name begins with the one asked for is another
+        // topic, and so is one whose name differs only in case.
         ("orders/refunds", "refund"),
+        ("Orders", "ristretto"),
         ("audit", "logout"),
     ] {
         log.append(topic, text);
@@ -29,8 +35,15 @@ async fn a_subscription_streams_its_topic_in_order_then_ends() {
 
     assert_eq!(
         seq_and_text(&messages),
-        [(0, "espresso"), (2, "flat white"), (3, "cortado")],
-        "the messages of the topic, in the log's order, each once"
+        [
+            (0, "espresso"),
+            (2, "flat white"),
+            (3, "cortado"),
+            (4, "cortado")
+        ],
+        "the messages of the topic, in the log's order, each once (two messages \
+         with the same text are two messages; `Orders` and `orders/refunds` are \
+         other topics)"
     );
     assert!(messages.iter().all(|message| message.topic == "orders"));
 }
@@ -57,10 +70,25 @@ async fn messages_appended_later_arrive_as_they_come() {
         Some((2, "flat white".to_owned()))
     );
 
-    log.append("orders", "cortado");
-    log.close();
-    let third = next_message("the last message", &mut stream).await;
-    assert_eq!(third.map(|m| m.text).as_deref(), Some("cortado"));
+    // This time the subscriber is already waiting for the next message
+    // through an hour in which nothing is appended: a stream that ends when
+    // it finds nothing new ends here.
+    let appending = async {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        log.append("orders", "cortado");
+        log.close();
+    };
+    let waiting = tokio::time::timeout(Duration::from_secs(3700), stream.next());
+    let (third, ()) = tokio::join!(waiting, appending);
+    let third = third
+        .expect("the message appended after an hour arrives")
+        .map(message);
+    assert_eq!(
+        third.map(|m| m.text).as_deref(),
+        Some("cortado"),
+        "a subscriber waiting for the next message through a quiet hour gets it \
+         when it is appended (did the subscription end when it found nothing new?)"
+    );
     let end = next_message("the end of the subscription", &mut stream).await;
     assert!(
         end.is_none(),
