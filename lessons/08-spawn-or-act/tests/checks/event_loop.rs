@@ -559,3 +559,40 @@ async fn a_stalled_receiver_stops_the_reading() {
     assert!(frames == expected, "every frame, in order, after the stall");
     assert!(ended.is_ok(), "the loop says {ended:?}");
 }
+
+/// Input that is ready on every read, for longer than many flushes: the
+/// flush still comes on time. This check runs in real time, because under
+/// a paused clock no time passes while the loop has work, and the point is
+/// time passing while the input is ready. The whole input waits in the
+/// connection before the loop starts, one frame per 8 KiB read; tokio's
+/// cooperative budget makes the loop yield every 128 reads, and that is
+/// when the timer can fire. It looks only at when the first batch comes:
+/// whether every frame arrives, and how the loop ends, are the other
+/// checks' business (a loop that loses bytes to a dropped `read_exact`
+/// loses them here only when the timer happens to win mid-frame).
+#[tokio::test]
+async fn input_that_is_always_ready_does_not_put_the_flush_off() {
+    const FRAMES: usize = 2_560;
+    const FLUSH_EVERY: Duration = Duration::from_millis(1);
+    let payloads: Vec<Vec<u8>> = (0..FRAMES).map(|_| vec![b'.'; 8 * 1024 - 4]).collect();
+    let input = encode(&payloads);
+    let (mut peer, connection) = tokio::io::duplex(input.len());
+    within("the input to be written", peer.write_all(&input))
+        .await
+        .unwrap();
+    drop(peer); // everything is ready; the end comes after the last frame
+    let (sender, mut batches) = mpsc::channel(FRAMES);
+    let started = std::time::Instant::now();
+    let running = tokio::spawn(run_connection(connection, FLUSH_EVERY, sender));
+    let first = within("the first batch", batches.recv())
+        .await
+        .expect("a batch before the loop ends");
+    let took = started.elapsed();
+    running.abort();
+    assert!(
+        first.len() < FRAMES,
+        "the first batch held all {FRAMES} frames, which were all ready: it came after \
+         {took:?}, and the flush is every {FLUSH_EVERY:?}. While a read is ready, is the \
+         timer never polled (`biased;` with the read first)?"
+    );
+}

@@ -48,7 +48,14 @@ fn no_more_commands_than_the_mailbox_holds_wait_for_the_tally() {
     // Nothing runs the runtime (no `block_on`): a task the tally started
     // cannot take a command from its mailbox. Each add is polled once.
     let mut returned = 0;
-    while returned < TRIES && tally.add(0, 1).now_or_never().is_some() {
+    let mut cut_off = 0;
+    while returned < TRIES {
+        if tally.add(0, 1).now_or_never().is_none() {
+            // Dropped while it waits: for room in the mailbox, or, in a
+            // tally whose `add` waits until it is counted, for that.
+            cut_off = 1;
+            break;
+        }
         returned += 1;
     }
     // An add that returned is counted already, or it waits to be.
@@ -63,7 +70,11 @@ fn no_more_commands_than_the_mailbox_holds_wait_for_the_tally() {
     drop(inside);
 
     let total = runtime.block_on(within("a total", tally.total(0)));
-    assert_eq!(total, returned, "every add that returned is counted");
+    assert!(
+        returned <= total && total <= returned + cut_off,
+        "{returned} adds returned and the total is {total}: every add that returned is \
+         counted, once (and the one add dropped while it waited, at most once)"
+    );
 }
 
 #[tokio::test(start_paused = true)]
