@@ -84,3 +84,46 @@ async fn a_buffer_is_freed_after_its_last_ack_and_not_before() {
         );
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_message_handed_to_no_plugin_is_done_at_once() {
+    let (jitter, _) = recording_jitter(|ceiling, _| ceiling);
+    let (dispatcher, _dead_letters) = Dispatcher::new(policy(3, 100, 2, 1_000), jitter);
+    let live = Arc::new(AtomicUsize::new(0));
+
+    // No plugin yet: nobody owes the message an answer.
+    within("send", dispatcher.send(tracked(b"to no one", &live)))
+        .await
+        .unwrap();
+    assert_eq!(
+        within("in_flight", dispatcher.in_flight()).await,
+        Ok(0),
+        "a message sent while no plugin is plugged in is handed to no one, so \
+         it is done at once: it is not in flight"
+    );
+    assert_eq!(
+        live.load(Ordering::SeqCst),
+        0,
+        "a message handed to no plugin is still held: the loop's own hold is \
+         released only after a hand-out (inside the loop over the plugins?)"
+    );
+
+    // The same after the last plugin is unplugged.
+    let gone = Scripted::new("gone", |_, _| Act::Ack);
+    within("plug", dispatcher.plug(gone.clone())).await.unwrap();
+    within("unplug", dispatcher.unplug("gone")).await.unwrap();
+    let id = within("send", dispatcher.send(tracked(b"after the unplug", &live)))
+        .await
+        .unwrap();
+    assert_eq!(
+        gone.tries_of(id),
+        0,
+        "an unplugged plugin is handed nothing"
+    );
+    assert_eq!(within("in_flight", dispatcher.in_flight()).await, Ok(0));
+    assert_eq!(
+        live.load(Ordering::SeqCst),
+        0,
+        "a message sent after every plugin was unplugged is still held"
+    );
+}
