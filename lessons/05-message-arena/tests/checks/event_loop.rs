@@ -88,11 +88,11 @@ async fn busy_plugins_stop_the_reading_at_max_in_flight() {
 
     let read = {
         let mut run = pin!(event_loop.run(reader));
-        // Two minutes (of paused time) in which the plugin lets go of nothing:
+        // An hour (of paused time) in which the plugin lets go of nothing:
         // however long a plugin holds its frames, the loop reads no more.
         tokio::select! {
             _ = &mut run => panic!("the loop finished while its plugin held every frame"),
-            () = tokio::time::sleep(Duration::from_secs(120)) => {}
+            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
         }
         assert!(
             probe.chunks_delivered() <= MAX_IN_FLIGHT + 1,
@@ -109,6 +109,63 @@ async fn busy_plugins_stop_the_reading_at_max_in_flight() {
     };
 
     assert_eq!(read.expect("no read error was scripted"), FRAMES as u64);
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_slow_frame_does_not_stop_the_reading_of_the_others() {
+    const FRAMES: usize = 40;
+    const MAX_IN_FLIGHT: usize = 2;
+    let sent = frames(FRAMES);
+    let (reader, _probe) = ScriptedReader::new(wire(&sent), Then::Eof);
+    // The first frame is held for 45 s, every other one for a moment:
+    // one slot stays taken, and the others pass through the second.
+    let plugin = Recorder::new(|frame| match frame.starts_with(b"frame 0 ") {
+        true => Duration::from_secs(45),
+        false => Duration::from_millis(1),
+    });
+    let mut event_loop = EventLoop::new(vec![plugin.clone() as Arc<dyn Plugin>], MAX_IN_FLIGHT);
+
+    let read = {
+        let mut run = pin!(event_loop.run(reader));
+        tokio::select! {
+            _ = &mut run => panic!("the loop finished while its plugin held the first frame"),
+            () = tokio::time::sleep(Duration::from_secs(30)) => {}
+        }
+        assert_eq!(
+            plugin.seen().len(),
+            FRAMES - 1,
+            "in 30 s the plugin finished {} of the {} quick frames: while one frame is \
+             held, the loop must read on into the free slot, not wait for every handler",
+            plugin.seen().len(),
+            FRAMES - 1
+        );
+        within("the loop to finish once the slow frame is done", run).await
+    };
+
+    assert_eq!(read.expect("no read error was scripted"), FRAMES as u64);
+    assert!(sorted(plugin.seen()) == sorted(sent), "every frame, once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_empty_frame_is_a_frame() {
+    let sent: [&[u8]; 4] = [b"one", b"", b"", b"four"];
+    let (reader, _probe) = ScriptedReader::new(wire(&sent), Then::Eof);
+    let plugin = Recorder::new(|_| Duration::from_millis(1));
+    let mut event_loop = EventLoop::new(vec![plugin.clone() as Arc<dyn Plugin>], 2);
+
+    let read = within("the loop to read every frame", event_loop.run(reader))
+        .await
+        .expect("no read error was scripted");
+
+    assert_eq!(
+        read, 4,
+        "a length of 0 announces a frame of no bytes, not the end of the input"
+    );
+    assert_eq!(
+        sorted(plugin.seen()),
+        sorted(sent.iter().map(|frame| frame.to_vec()).collect())
+    );
+    assert!(event_loop.arena().is_empty());
 }
 
 #[tokio::test(start_paused = true)]

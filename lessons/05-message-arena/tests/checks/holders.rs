@@ -47,3 +47,24 @@ fn a_message_is_freed_only_when_its_last_holder_releases_it() {
         "other messages are untouched"
     );
 }
+
+#[test]
+fn a_message_held_by_a_thousand_holders_is_freed_by_the_last() {
+    const HOLDERS: u32 = 1000;
+    let mut arena = MessageArena::new();
+    let msg = arena.insert(payload(9));
+    for _ in 1..HOLDERS {
+        assert!(arena.hold(msg));
+    }
+    for left in (1..HOLDERS).rev() {
+        assert_eq!(
+            arena.release(msg),
+            Release::Held(left),
+            "{HOLDERS} holders, {} released: does the count of holders wrap?",
+            HOLDERS - left
+        );
+    }
+    assert_eq!(arena.get(msg), Some(&payload(9)));
+    assert_eq!(arena.release(msg), Release::Freed(payload(9)));
+    assert!(arena.is_empty());
+}
