@@ -61,6 +61,10 @@ async fn an_oversize_frame_closes_only_its_connection_with_a_clear_error() {
     assert_eq!(summary.connection_errors.len(), 1, "one connection failed");
     let error = &summary.connection_errors[0];
     assert_eq!(error.peer, bad.local_addr().unwrap(), "the bad one");
+    assert_eq!(
+        error.connection, 1,
+        "connections are numbered from 0 in the order accepted: the bad one came second"
+    );
     assert!(
         error.error.contains("1073741824") && error.error.contains("1024"),
         "the error says how long the frame claimed to be and what the limit is: {:?}",
