@@ -28,6 +28,26 @@ fn sorted(mut frames: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
     frames
 }
 
+/// Drives `run` for `held` of paused time, in which it must not finish
+/// (else the check fails with `unfinished`), then runs the check's
+/// assertions (`then`, which may also let the plugin go), and drives `run`
+/// to its end, which must come in time (`within`, naming `finishing`).
+async fn unfinished_for_then_finished<F: Future>(
+    run: F,
+    held: Duration,
+    unfinished: &str,
+    then: impl FnOnce(),
+    finishing: &str,
+) -> F::Output {
+    let mut run = pin!(run);
+    tokio::select! {
+        _ = &mut run => panic!("{unfinished}"),
+        () = tokio::time::sleep(held) => {}
+    }
+    then();
+    within(finishing, run).await
+}
+
 #[tokio::test(start_paused = true)]
 async fn every_plugin_sees_every_frame_intact_while_the_loop_reads_on() {
     const FRAMES: usize = 200;
@@ -86,27 +106,28 @@ async fn busy_plugins_stop_the_reading_at_max_in_flight() {
     let gate = Gate::new();
     let mut event_loop = EventLoop::new(vec![gate.clone() as Arc<dyn Plugin>], MAX_IN_FLIGHT);
 
-    let read = {
-        let mut run = pin!(event_loop.run(reader));
-        // An hour (of paused time) in which the plugin lets go of nothing:
-        // however long a plugin holds its frames, the loop reads no more.
-        tokio::select! {
-            _ = &mut run => panic!("the loop finished while its plugin held every frame"),
-            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
-        }
-        assert!(
-            probe.chunks_delivered() <= MAX_IN_FLIGHT + 1,
-            "the loop read {} frames while its plugin finished none; with at most \
-             {MAX_IN_FLIGHT} in flight it must stop reading (back pressure)",
-            probe.chunks_delivered()
-        );
-        assert_eq!(
-            gate.holding_now(),
-            MAX_IN_FLIGHT.min(probe.chunks_delivered())
-        );
-        gate.open();
-        within("the loop to finish once the plugin lets go", run).await
-    };
+    // An hour (of paused time) in which the plugin lets go of nothing:
+    // however long a plugin holds its frames, the loop reads no more.
+    let read = unfinished_for_then_finished(
+        event_loop.run(reader),
+        Duration::from_secs(3600),
+        "the loop finished while its plugin held every frame",
+        || {
+            assert!(
+                probe.chunks_delivered() <= MAX_IN_FLIGHT + 1,
+                "the loop read {} frames while its plugin finished none; with at most \
+                 {MAX_IN_FLIGHT} in flight it must stop reading (back pressure)",
+                probe.chunks_delivered()
+            );
+            assert_eq!(
+                gate.holding_now(),
+                MAX_IN_FLIGHT.min(probe.chunks_delivered())
+            );
+            gate.open();
+        },
+        "the loop to finish once the plugin lets go",
+    )
+    .await;
 
     assert_eq!(read.expect("no read error was scripted"), FRAMES as u64);
 }
@@ -125,22 +146,23 @@ async fn one_slow_frame_does_not_stop_the_reading_of_the_others() {
     });
     let mut event_loop = EventLoop::new(vec![plugin.clone() as Arc<dyn Plugin>], MAX_IN_FLIGHT);
 
-    let read = {
-        let mut run = pin!(event_loop.run(reader));
-        tokio::select! {
-            _ = &mut run => panic!("the loop finished while its plugin held the first frame"),
-            () = tokio::time::sleep(Duration::from_secs(30)) => {}
-        }
-        assert_eq!(
-            plugin.seen().len(),
-            FRAMES - 1,
-            "in 30 s the plugin finished {} of the {} quick frames: while one frame is \
-             held, the loop must read on into the free slot, not wait for every handler",
-            plugin.seen().len(),
-            FRAMES - 1
-        );
-        within("the loop to finish once the slow frame is done", run).await
-    };
+    let read = unfinished_for_then_finished(
+        event_loop.run(reader),
+        Duration::from_secs(30),
+        "the loop finished while its plugin held the first frame",
+        || {
+            assert_eq!(
+                plugin.seen().len(),
+                FRAMES - 1,
+                "in 30 s the plugin finished {} of the {} quick frames: while one frame is \
+                 held, the loop must read on into the free slot, not wait for every handler",
+                plugin.seen().len(),
+                FRAMES - 1
+            );
+        },
+        "the loop to finish once the slow frame is done",
+    )
+    .await;
 
     assert_eq!(read.expect("no read error was scripted"), FRAMES as u64);
     assert!(sorted(plugin.seen()) == sorted(sent), "every frame, once");
