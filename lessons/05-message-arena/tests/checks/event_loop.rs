@@ -28,6 +28,26 @@ fn sorted(mut frames: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
     frames
 }
 
+/// Drives `run` for `held` of paused time, in which it must not finish
+/// (else the check fails with `unfinished`), then runs the check's
+/// assertions (`then`, which may also let the plugin go), and drives `run`
+/// to its end, which must come in time (`within`, naming `finishing`).
+async fn unfinished_for_then_finished<F: Future>(
+    run: F,
+    held: Duration,
+    unfinished: &str,
+    then: impl FnOnce(),
+    finishing: &str,
+) -> F::Output {
+    let mut run = pin!(run);
+    tokio::select! {
+        _ = &mut run => panic!("{unfinished}"),
+        () = tokio::time::sleep(held) => {}
+    }
+    then();
+    within(finishing, run).await
+}
+
 #[tokio::test(start_paused = true)]
 async fn every_plugin_sees_every_frame_intact_while_the_loop_reads_on() {
     const FRAMES: usize = 200;
@@ -86,27 +106,28 @@ async fn busy_plugins_stop_the_reading_at_max_in_flight() {
     let gate = Gate::new();
     let mut event_loop = EventLoop::new(vec![gate.clone() as Arc<dyn Plugin>], MAX_IN_FLIGHT);
 
-    let read = {
-        let mut run = pin!(event_loop.run(reader));
-        // An hour (of paused time) in which the plugin lets go of nothing:
-        // however long a plugin holds its frames, the loop reads no more.
-        tokio::select! {
-            _ = &mut run => panic!("the loop finished while its plugin held every frame"),
-            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
-        }
-        assert!(
-            probe.chunks_delivered() <= MAX_IN_FLIGHT + 1,
-            "the loop read {} frames while its plugin finished none; with at most \
-             {MAX_IN_FLIGHT} in flight it must stop reading (back pressure)",
-            probe.chunks_delivered()
-        );
-        assert_eq!(
-            gate.holding_now(),
-            MAX_IN_FLIGHT.min(probe.chunks_delivered())
-        );
-        gate.open();
-        within("the loop to finish once the plugin lets go", run).await
-    };
+    // An hour (of paused time) in which the plugin lets go of nothing:
+    // however long a plugin holds its frames, the loop reads no more.
+    let read = unfinished_for_then_finished(
+        event_loop.run(reader),
+        Duration::from_secs(3600),
+        "the loop finished while its plugin held every frame",
+        || {
+            assert!(
+                probe.chunks_delivered() <= MAX_IN_FLIGHT + 1,
+                "the loop read {} frames while its plugin finished none; with at most \
+                 {MAX_IN_FLIGHT} in flight it must stop reading (back pressure)",
+                probe.chunks_delivered()
+            );
+            assert_eq!(
+                gate.holding_now(),
+                MAX_IN_FLIGHT.min(probe.chunks_delivered())
+            );
+            gate.open();
+        },
+        "the loop to finish once the plugin lets go",
+    )
+    .await;
 
     assert_eq!(read.expect("no read error was scripted"), FRAMES as u64);
 }
@@ -125,22 +146,23 @@ async fn one_slow_frame_does_not_stop_the_reading_of_the_others() {
     });
     let mut event_loop = EventLoop::new(vec![plugin.clone() as Arc<dyn Plugin>], MAX_IN_FLIGHT);
 
-    let read = {
-        let mut run = pin!(event_loop.run(reader));
-        tokio::select! {
-            _ = &mut run => panic!("the loop finished while its plugin held the first frame"),
-            () = tokio::time::sleep(Duration::from_secs(30)) => {}
-        }
-        assert_eq!(
-            plugin.seen().len(),
-            FRAMES - 1,
-            "in 30 s the plugin finished {} of the {} quick frames: while one frame is \
-             held, the loop must read on into the free slot, not wait for every handler",
-            plugin.seen().len(),
-            FRAMES - 1
-        );
-        within("the loop to finish once the slow frame is done", run).await
-    };
+    let read = unfinished_for_then_finished(
+        event_loop.run(reader),
+        Duration::from_secs(30),
+        "the loop finished while its plugin held the first frame",
+        || {
+            assert_eq!(
+                plugin.seen().len(),
+                FRAMES - 1,
+                "in 30 s the plugin finished {} of the {} quick frames: while one frame is \
+                 held, the loop must read on into the free slot, not wait for every handler",
+                plugin.seen().len(),
+                FRAMES - 1
+            );
+        },
+        "the loop to finish once the slow frame is done",
+    )
+    .await;
 
     assert_eq!(read.expect("no read error was scripted"), FRAMES as u64);
     assert!(sorted(plugin.seen()) == sorted(sent), "every frame, once");
@@ -175,8 +197,13 @@ async fn a_run_dropped_with_frames_in_flight_leaves_the_loop_whole() {
     let mut event_loop = EventLoop::new(vec![gate.clone() as Arc<dyn Plugin>], MAX_IN_FLIGHT);
     {
         // The first connection: the plugin holds every frame it gets, and the
-        // run is dropped (a timeout, a shutdown) with them in flight.
-        let (reader, _probe) = ScriptedReader::new(wire(&frames(10)), Then::Eof);
+        // run is dropped (a timeout, a shutdown) with them in flight. The third
+        // read brings frame 2 and the first half of frame 3, so the run may be
+        // dropped with half a frame in its receive buffer.
+        let mut chunks = wire(&frames(4));
+        let fourth = chunks.pop().expect("four frames");
+        chunks[2].extend_from_slice(&fourth[..fourth.len() / 2]);
+        let (reader, _probe) = ScriptedReader::new(chunks, Then::Hang);
         let mut run = pin!(event_loop.run(reader));
         tokio::select! {
             _ = &mut run => panic!("the loop finished while its plugin held every frame"),
@@ -190,9 +217,14 @@ async fn a_run_dropped_with_frames_in_flight_leaves_the_loop_whole() {
     // are gone with it, so nothing will release the frames they held.
     let (reader, _probe) = ScriptedReader::new(wire(&frames(5)), Then::Eof);
     let read = within("a run after a dropped one", event_loop.run(reader)).await;
+    let read = read.unwrap_or_else(|error| {
+        panic!(
+            "a run after a dropped one failed ({error}), though its input is whole: \
+             does it read bytes the dropped run left in a receive buffer?"
+        )
+    });
     assert_eq!(
-        read.expect("no read error was scripted"),
-        5,
+        read, 5,
         "a run after a dropped one reads its own frames: frames a dropped run \
          left held must not count against max_in_flight for ever"
     );
@@ -395,6 +427,31 @@ async fn a_frame_of_16_mib_is_read_and_one_byte_more_is_refused() {
         .await
         .expect_err("a frame longer than 16 MiB is refused");
     assert_eq!(error.kind(), ErrorKind::InvalidData, "{error}");
+}
+
+#[test]
+fn an_oversize_header_is_refused_before_memory_is_allocated_for_its_frame() {
+    // A header announcing one byte more than 16 MiB, then silence.
+    let announced = u32::try_from(16 * 1024 * 1024 + 1).unwrap().to_be_bytes();
+    let (reader, _probe) = ScriptedReader::new([&announced[..]], Then::Hang);
+    let runtime = lesson_support::paused_runtime();
+
+    let (result, counted) = lesson_support::count_allocations(|| {
+        runtime.block_on(async {
+            let mut event_loop = EventLoop::new(Vec::new(), 1);
+            within("an oversize header", event_loop.run(reader)).await
+        })
+    });
+
+    let error = result.expect_err("a frame longer than 16 MiB is refused");
+    assert_eq!(error.kind(), ErrorKind::InvalidData, "{error}");
+    assert!(
+        counted.bytes_total < 1024 * 1024,
+        "refusing a header of 16 MiB + 1 cost {} KiB of allocations: a length read off the \
+         wire must not decide alone how much memory the loop allocates, so check it before \
+         you reserve room for the frame",
+        counted.bytes_total / 1024
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! A message stays until its last holder lets go: `insert` makes the caller
 //! its first holder, each `hold` one more, each `release` one fewer, and only
-//! the last release frees it.
+//! the last release frees it. A freed message leaves the arena: the arena
+//! keeps no handle of its bytes, however it was freed.
 
 use lesson::{MessageArena, Release};
 
@@ -49,8 +50,9 @@ fn a_message_is_freed_only_when_its_last_holder_releases_it() {
 }
 
 #[test]
-fn a_message_held_by_a_thousand_holders_is_freed_by_the_last() {
-    const HOLDERS: u32 = 1000;
+fn a_message_held_by_a_hundred_thousand_holders_is_freed_by_the_last() {
+    // More than a `u16` counts: `Release::Held` counts holders in a `u32`.
+    const HOLDERS: u32 = 100_000;
     let mut arena = MessageArena::new();
     let msg = arena.insert(payload(9));
     for _ in 1..HOLDERS {
@@ -67,4 +69,37 @@ fn a_message_held_by_a_thousand_holders_is_freed_by_the_last() {
     assert_eq!(arena.get(msg), Some(&payload(9)));
     assert_eq!(arena.release(msg), Release::Freed(payload(9)));
     assert!(arena.is_empty());
+}
+
+#[test]
+fn a_freed_message_leaves_the_arena() {
+    // With a limit of 1, every slot retires when its first message is freed.
+    for limit in [u32::MAX, 1] {
+        let mut arena = MessageArena::with_generation_limit(limit);
+        let released = payload(1);
+        let msg = arena.insert(released.clone());
+        assert!(arena.hold(msg));
+        assert_eq!(arena.release(msg), Release::Held(1));
+        let Release::Freed(back) = arena.release(msg) else {
+            panic!("the last release frees the message");
+        };
+        drop(back);
+        let retained = payload(2);
+        arena.insert(retained.clone());
+        arena.retain(|_, _| false);
+        let cleared = payload(3);
+        arena.insert(cleared.clone());
+        arena.clear();
+        for (how, bytes) in [
+            ("a last release", released),
+            ("retain", retained),
+            ("clear", cleared),
+        ] {
+            assert!(
+                bytes.is_unique(),
+                "a message freed by {how} (generation limit {limit}) is still held by the arena: \
+                 a freed slot must not keep its last message's bytes"
+            );
+        }
+    }
 }

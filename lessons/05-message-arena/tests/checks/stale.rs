@@ -8,7 +8,16 @@ use super::payload;
 
 #[test]
 fn a_stale_ref_is_refused_after_its_slot_is_reused() {
-    let mut arena = MessageArena::new();
+    // `default()` is the same arena as `new()`.
+    for (made_by, mut arena) in [
+        ("new()", MessageArena::new()),
+        ("default()", MessageArena::default()),
+    ] {
+        stale_ref_refused_after_reuse(&mut arena, made_by);
+    }
+}
+
+fn stale_ref_refused_after_reuse(arena: &mut MessageArena, made_by: &str) {
     let first = arena.insert(payload(1));
     assert_eq!(arena.release(first), Release::Freed(payload(1)));
     let second = arena.insert(payload(2));
@@ -16,7 +25,8 @@ fn a_stale_ref_is_refused_after_its_slot_is_reused() {
     assert_eq!(
         arena.slot_count(),
         1,
-        "the second message must reuse the first one's free slot: is the free list used?"
+        "in an arena made by {made_by}, the second message must reuse the first one's free \
+         slot: is the free list used?"
     );
     assert_ne!(first, second, "a reused slot hands out a new ref");
     assert_eq!(

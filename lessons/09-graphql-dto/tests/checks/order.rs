@@ -25,6 +25,10 @@ async fn a_subscription_streams_its_topic_in_order_then_ends() {
         ("orders/refunds", "refund"),
         ("Orders", "ristretto"),
         ("audit", "logout"),
+        // Nor is one that differs only by a space, and the empty topic
+        // is a topic of its own, not every topic.
+        ("orders ", "to go"),
+        ("", "untagged"),
     ] {
         log.append(topic, text);
     }
@@ -42,10 +46,18 @@ async fn a_subscription_streams_its_topic_in_order_then_ends() {
             (4, "cortado")
         ],
         "the messages of the topic, in the log's order, each once (two messages \
-         with the same text are two messages; `Orders` and `orders/refunds` are \
-         other topics)"
+         with the same text are two messages; `Orders`, `orders/refunds` and \
+         `orders ` are other topics)"
     );
     assert!(messages.iter().all(|message| message.topic == "orders"));
+
+    let untagged = drain(subscribe(&schema, "")).await;
+    assert_eq!(
+        seq_and_text(&untagged),
+        [(9, "untagged")],
+        "a subscription to the empty topic gets the messages of the empty topic, \
+         not those of every topic"
+    );
 }
 
 #[tokio::test(start_paused = true)]
