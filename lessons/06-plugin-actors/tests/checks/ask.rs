@@ -10,7 +10,7 @@ use lesson::AskError;
 use lesson_support::{settle, within};
 use tokio::sync::Semaphore;
 
-use super::{Behaviour, Probe, host, message};
+use super::{Behaviour, Probe, StuckPlugin, dispatch_counting, host, message};
 
 #[tokio::test(start_paused = true)]
 async fn ask_returns_once_the_plugin_has_handled_the_message() {
@@ -145,21 +145,18 @@ async fn an_ask_waits_for_room_and_for_a_slow_plugin() {
     // waits for room in the mailbox, then for its turn, however long that
     // takes, and then says Ok. No timeout is promised, and a full mailbox is
     // not a plugin that is down.
-    let gate = Arc::new(Semaphore::new(0));
-    let probe = Probe::new();
-    let mut host = host(1);
-    let id = host.plug(
-        "stuck",
-        probe.gated_factory(Behaviour::Record, Some(Arc::clone(&gate))),
-    );
+    let StuckPlugin {
+        mut host,
+        id,
+        probe,
+        gate,
+    } = StuckPlugin::behind_a_mailbox_of(1);
     let answered = Cell::new(false);
     let asking = async {
         // One message for the handler, one for the mailbox. (A mailbox may
         // also make `dispatch` wait until the plugin takes the message:
         // then the second dispatch waits here for the first hour.)
-        for seq in 0..2 {
-            host.dispatch(message(seq)).await;
-        }
+        dispatch_counting(&mut host, 2, &Cell::new(0)).await;
         let answer = host.ask(id, message(2)).await;
         answered.set(true);
         answer

@@ -9,7 +9,7 @@ use std::time::Duration;
 use lesson_support::{settle, within};
 use tokio::sync::Semaphore;
 
-use super::{Behaviour, Probe, host, message};
+use super::{Behaviour, Probe, StuckPlugin, dispatch_counting, host, message};
 
 const CAPACITY: usize = 4;
 const MESSAGES: u64 = 100;
@@ -39,13 +39,14 @@ async fn a_slow_plugin_makes_the_dispatcher_wait() {
         settle().await;
         let done = dispatched.get();
         // The slow plugin holds one message at its gate and CAPACITY in its
-        // mailbox; one more for a channel that also counts a slot for its
-        // sender (as `futures::channel::mpsc` does).
+        // mailbox, and not one more: the configured capacity is the bound.
         assert!(
-            done <= CAPACITY as u64 + 2,
+            done <= CAPACITY as u64 + 1,
             "the slow plugin has handled nothing, its mailbox holds {CAPACITY}, and yet \
              {done} of {MESSAGES} dispatches returned: a mailbox that does not make the \
-             dispatcher wait when full lets memory grow without bound (or drops messages)"
+             dispatcher wait when full lets memory grow without bound (or drops \
+             messages), and one that takes more than its capacity is not the \
+             configured one (a channel made one larger?)"
         );
         assert!(
             done >= CAPACITY as u64,
@@ -92,20 +93,14 @@ async fn a_plugin_stuck_for_a_minute_loses_nothing() {
     // clock, with a mailbox of one: the dispatcher waits all that minute. A
     // dispatcher that gives up on a slow plugin after a while, and drops the
     // message for it, sheds load the rule says to wait for.
-    let gate = Arc::new(Semaphore::new(0));
-    let stuck = Probe::new();
-    let mut host = host(1);
-    let id = host.plug(
-        "stuck",
-        stuck.gated_factory(Behaviour::Record, Some(Arc::clone(&gate))),
-    );
+    let StuckPlugin {
+        mut host,
+        id,
+        probe: stuck,
+        gate,
+    } = StuckPlugin::behind_a_mailbox_of(1);
     let dispatched = Cell::new(0_u64);
-    let dispatching = async {
-        for seq in 0..5 {
-            host.dispatch(message(seq)).await;
-            dispatched.set(seq + 1);
-        }
-    };
+    let dispatching = dispatch_counting(&mut host, 5, &dispatched);
     let watching = async {
         for second in [10, 20, 30, 40, 50, 60] {
             within(
@@ -145,20 +140,14 @@ async fn a_plugin_stuck_for_a_minute_loses_nothing() {
 async fn a_mailbox_capacity_of_0_holds_one_message() {
     // `mailbox_capacity` is at least 1: a host configured with 0 has
     // mailboxes of one, and waits, as with 1.
-    let gate = Arc::new(Semaphore::new(0));
-    let stuck = Probe::new();
-    let mut host = host(0);
-    let id = host.plug(
-        "stuck",
-        stuck.gated_factory(Behaviour::Record, Some(Arc::clone(&gate))),
-    );
+    let StuckPlugin {
+        mut host,
+        id,
+        probe: stuck,
+        gate,
+    } = StuckPlugin::behind_a_mailbox_of(0);
     let dispatched = Cell::new(0_u64);
-    let dispatching = async {
-        for seq in 0..10 {
-            host.dispatch(message(seq)).await;
-            dispatched.set(seq + 1);
-        }
-    };
+    let dispatching = dispatch_counting(&mut host, 10, &dispatched);
     let watching = async {
         settle().await;
         let done = dispatched.get();

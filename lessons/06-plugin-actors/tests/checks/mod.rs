@@ -12,12 +12,13 @@ fn no_shortcut_fakes_static() {
     lesson_support::assert_no_shortcuts(env!("CARGO_MANIFEST_DIR"));
 }
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use lesson::{HostConfig, Message, Plugin, PluginHost, RestartLimit};
+use lesson::{HostConfig, Message, Plugin, PluginHost, PluginId, RestartLimit};
 use tokio::sync::Semaphore;
 
 /// What a test plugin does with a message once it has recorded it.
@@ -162,5 +163,41 @@ fn message(seq: u64) -> Message {
     Message {
         seq,
         payload: Bytes::from_static(b"a small message"),
+    }
+}
+
+/// A plugin stuck on its first message until the check opens its gate,
+/// alone in a host whose mailboxes hold `capacity` messages.
+struct StuckPlugin {
+    host: PluginHost,
+    id: PluginId,
+    probe: Arc<Probe>,
+    gate: Arc<Semaphore>,
+}
+
+impl StuckPlugin {
+    fn behind_a_mailbox_of(capacity: usize) -> StuckPlugin {
+        let gate = Arc::new(Semaphore::new(0));
+        let probe = Probe::new();
+        let mut host = host(capacity);
+        let id = host.plug(
+            "stuck",
+            probe.gated_factory(Behaviour::Record, Some(Arc::clone(&gate))),
+        );
+        StuckPlugin {
+            host,
+            id,
+            probe,
+            gate,
+        }
+    }
+}
+
+/// Dispatches messages `0..count` one after the other; `returned` counts
+/// the dispatches that have returned, for a check that watches meanwhile.
+async fn dispatch_counting(host: &mut PluginHost, count: u64, returned: &Cell<u64>) {
+    for seq in 0..count {
+        host.dispatch(message(seq)).await;
+        returned.set(seq + 1);
     }
 }

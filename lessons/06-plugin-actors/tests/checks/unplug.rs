@@ -49,7 +49,17 @@ async fn unplug_waits_until_the_queued_messages_are_handled() {
              stuck on the first for an hour: the rule is that a plugin handles \
              what it was sent before it goes, however long that takes"
         );
-        gate.add_permits(5);
+        // Four handled; the plugin is stuck on the last one, the mailbox empty.
+        gate.add_permits(4);
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert!(
+            !returned.get(),
+            "unplug returned while the plugin was still on the last message queued \
+             for it (its mailbox empty, its handler waiting a minute): an empty \
+             mailbox is not a handled one (was the actor stopped once its mailbox \
+             was empty?)"
+        );
+        gate.add_permits(1);
     };
     // Each wait above is bounded; this bounds the whole.
     let (report, ()) = tokio::time::timeout(Duration::from_secs(3900), async {

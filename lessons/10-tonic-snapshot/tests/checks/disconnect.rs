@@ -8,8 +8,12 @@ use std::time::Duration;
 
 use lesson_support::Then;
 
+use lesson_support::ScriptedReader;
+
 use super::back_pressure::{BOUND, CAPACITY, LEN, RECORDS};
-use super::{Devices, connect, next, records_upstream, serve, subscribe, within_real};
+use super::{
+    Devices, Upstream, connect, next, record, records_upstream, serve, subscribe, within_real,
+};
 
 /// How long, in real time, a worker on a silent upstream may take to let
 /// go of it after its client has left. It takes a few milliseconds.
@@ -49,8 +53,12 @@ async fn a_client_that_drops_its_stream_stops_the_worker() {
 
 #[tokio::test]
 async fn a_client_that_disconnects_from_a_silent_upstream_stops_the_worker() {
-    // Two records, then the device says nothing, ever.
-    let mut sensor = records_upstream(2, 16, Then::Hang);
+    // Two records and the first 5 bytes of a third, then the device says
+    // nothing, ever: the worker waits in the middle of a record.
+    let mut sensor = Upstream::new(ScriptedReader::new(
+        [record(0, 16), record(1, 16), record(2, 16)[..5].to_vec()],
+        Then::Hang,
+    ));
     let let_go = sensor.dropped();
     let served = serve(Devices::default().with("sensor", sensor).feed(16)).await;
     let mut client = connect(&served).await;
@@ -78,6 +86,7 @@ async fn a_client_that_disconnects_from_a_silent_upstream_stops_the_worker() {
         waited.is_ok(),
         "the worker still holds the upstream {LEAVING_PATIENCE:?} after the \
          client left; a worker waiting on a silent upstream must also watch \
-         for its client leaving (`Sender::closed`)",
+         for its client leaving (`Sender::closed`), in the middle of a record \
+         too",
     );
 }

@@ -13,6 +13,8 @@ use lesson_support::{ScriptedReader, Then, within};
 use tokio::time::{Duration, sleep, timeout};
 use tonic::Code;
 
+use lesson::SnapshotFeed;
+
 use super::{
     Devices, Upstream, assert_in_order, connect, drain, record, records_upstream, serve, subscribe,
     subscribe_directly,
@@ -117,16 +119,18 @@ async fn an_unknown_device_is_refused_with_not_found() {
 async fn a_read_error_of_any_kind_ends_the_stream_with_unavailable() {
     // Each upstream fails once, then reports its end, as a socket does after
     // a reset: the error is the end, whatever its kind, and trying again
-    // would only find a clean end that hides it.
+    // would only find a clean end that hides it. The device answers every
+    // `connect` with a fresh upstream: connecting again after the error
+    // would start its records over, in the same stream.
     for kind in [
         io::ErrorKind::ConnectionReset,
         io::ErrorKind::BrokenPipe,
         io::ErrorKind::TimedOut,
         io::ErrorKind::Other,
     ] {
-        let feed = Devices::default()
-            .with("sensor", records_upstream(3, 16, Then::FailOnce(kind)))
-            .feed(16);
+        let feed = SnapshotFeed::new(16, move |_: &str| {
+            Some(records_upstream(3, 16, Then::FailOnce(kind)))
+        });
         let stream = subscribe_directly(&feed, "sensor")
             .await
             .expect("a known device");
@@ -143,7 +147,12 @@ async fn a_read_error_of_any_kind_ends_the_stream_with_unavailable() {
             "the three records before the {kind:?} error: {items:?}"
         );
         assert_in_order(&snapshots, 16);
-        assert_eq!(items.len(), 4, "three records, then the status: {items:?}");
+        assert_eq!(
+            items.len(),
+            4,
+            "three records, then the status, and nothing after it (no second \
+             try, no second connection): {items:?}"
+        );
         let status = items[3]
             .clone()
             .expect_err("the read failed: the stream ends with an error");
