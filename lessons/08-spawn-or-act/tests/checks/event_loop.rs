@@ -381,18 +381,21 @@ async fn the_frames_read_before_a_read_error_are_sent_on() {
 async fn the_last_batch_waits_for_room_in_a_full_channel() {
     // A flush far away: the frames can only leave with the end of the input.
     const FLUSH_EVERY: Duration = Duration::from_secs(1);
+    // The receiver comes back after twenty flushes: a last send that gives
+    // up after a while (a `send_timeout`) gives up before that.
+    const AWAY: Duration = Duration::from_secs(20);
     let payloads = THREE_FRAMES;
     for fails in [false, true] {
         let (connection, write) = three_frames_then(fails);
         // Room for one batch, taken by a batch of the check's own: when the
-        // input ends, the channel is full, and the receiver comes 10 ms later.
+        // input ends, the channel is full, and the receiver comes 20 s later.
         let (sender, mut batches) = mpsc::channel(1);
         sender
             .send(vec![Bytes::from_static(b"before")])
             .await
             .unwrap();
         let receive = async {
-            sleep(Duration::from_millis(10)).await;
+            sleep(AWAY).await;
             let mut all = Vec::new();
             while let Some(batch) = batches.recv().await {
                 all.push(texts(&batch));
@@ -416,7 +419,8 @@ async fn the_last_batch_waits_for_room_in_a_full_channel() {
                 payloads.map(str::to_owned).to_vec()
             ],
             "three frames, then the {}, while the channel is full: the last batch \
-             waits for room (a try_send loses it), and the loop returned {ended:?}",
+             waits for room, for as long as the receiver is away ({AWAY:?}; a try_send, or a \
+             send_timeout, loses it), and the loop returned {ended:?}",
             if fails { "input fails" } else { "input ends" }
         );
         assert_eq!(ended.is_ok(), !fails, "the loop says {ended:?}");
