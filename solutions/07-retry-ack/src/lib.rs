@@ -136,7 +136,9 @@ impl fmt::Display for ShutDown {
 impl std::error::Error for ShutDown {}
 
 /// The dead-letter queue: every message a plugin never acknowledged, as it
-/// happens. It ends when the dispatcher's loop does.
+/// happens. It ends when the dispatcher's loop does. A caller that does not
+/// read it may drop it: the letters then go nowhere, and the dispatcher goes
+/// on.
 pub type DeadLetters = mpsc::UnboundedReceiver<DeadLetter>;
 
 /// Hands every message to every plugin plugged in when it is accepted,

@@ -1,6 +1,7 @@
 //! A dispatcher runs for as long as its program: once a message is done,
 //! nothing of it may stay behind while the dispatcher lives on (no record,
-//! no handle, no future per message).
+//! no handle, no future per message): no allocation more, and no byte more
+//! in the allocations that grow (a map, a set).
 
 use std::time::Duration;
 
@@ -73,11 +74,12 @@ fn a_dispatcher_that_lives_on_keeps_nothing_of_the_messages_it_is_done_with() {
     let (dead, counted) = count_allocations(round);
     assert!(dead > 0, "some messages failed both tries");
     assert!(
-        counted.count_current < 20,
+        counted.count_current < 20 && counted.bytes_current < 1024,
         "{MESSAGES} more messages, each done (acked or dead-lettered) before the \
          next was sent, and {} more allocations ({} bytes) are alive than before \
-         them: something is kept per message while the dispatcher lives (a \
-         record, an abort handle, a future of a try that ended?)",
+         them (fewer than 20, and less than 1 KiB, may be): something is kept per \
+         message while the dispatcher lives (a record, an abort handle, a future \
+         of a try that ended, a set of the deliveries that ended?)",
         counted.count_current,
         counted.bytes_current
     );

@@ -293,6 +293,25 @@ async fn a_send_after_shutdown_is_refused_at_once_with_a_clear_error() {
 async fn dropping_every_handle_ends_the_loop_quietly() {
     let panics_before = lesson_support::panics_on_this_thread();
     let tasks_before = lesson_support::alive_tasks();
+
+    // A caller that does not read the dead letters drops the queue at once.
+    // A message that fails its one try is dead-lettered into nowhere, and the
+    // dispatcher goes on.
+    let (jitter, _) = recording_jitter(|ceiling, _| ceiling / 2);
+    let (unread, _) = Dispatcher::new(policy(1, 4, 2, 16), jitter);
+    let failing = Scripted::new("failing", |_, _| Act::Fail);
+    within("plug", unread.plug(failing.clone())).await.unwrap();
+    within("send", unread.send(payload(0))).await.unwrap();
+    settle().await;
+    assert_eq!(failing.tries_of(0), 1, "one try, then a dead letter");
+    assert_eq!(
+        within("in_flight", unread.in_flight()).await,
+        Ok(0),
+        "the message was dead-lettered, into a queue that was dropped: the dispatcher \
+         goes on (does a dead letter that nobody receives stop the loop, a `send` \
+         unwrapped?)"
+    );
+    drop(unread);
     let (jitter, _) = recording_jitter(|ceiling, _| ceiling / 2);
     let (dispatcher, mut dead_letters) = Dispatcher::new(policy(2, 4, 2, 16), jitter);
     let plugin = Scripted::new("alpha", |_, _| Act::AckAfter(Duration::from_millis(1)));

@@ -226,8 +226,15 @@ impl Running {
 async fn plugins_that_share_a_name_are_each_handed_every_message_and_unplugged_together() {
     let (jitter, _) = recording_jitter(|ceiling, _| ceiling);
     let (dispatcher, mut dead_letters) = Dispatcher::new(policy(3, 1_000, 2, 10_000), jitter);
-    // Two plugins named "twin": each acks, except message 1, which hangs.
-    let twin = || Scripted::new("twin", |id, _| if id == 1 { Act::Hang } else { Act::Ack });
+    // Two plugins named "twin": each fails its first try of message 0 and
+    // acks the retry, hangs on message 1, and acks the rest.
+    let twin = || {
+        Scripted::new("twin", |id, n| match (id, n) {
+            (0, 1) => Act::Fail,
+            (1, _) => Act::Hang,
+            _ => Act::Ack,
+        })
+    };
     let (first, second) = (twin(), twin());
     let gone = Scripted::new("gone", |_, _| Act::Ack);
     let late = Scripted::new("late", |_, _| Act::Ack);
@@ -249,12 +256,15 @@ async fn plugins_that_share_a_name_are_each_handed_every_message_and_unplugged_t
     let m0 = within("send", dispatcher.send(tracked(b"message 0", &live)))
         .await
         .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await; // the twins' retries, at 1 s
     settle().await;
     assert_eq!(
-        [&first, &second, &late, &gone].map(|p| p.acks_of(m0)),
-        [1, 1, 1, 0],
-        "each of the two plugins named twin, and late, acks message {m0}; \
-         gone was unplugged before it was sent"
+        [&first, &second, &late, &gone].map(|p| (p.tries_of(m0), p.acks_of(m0))),
+        [(2, 1), (2, 1), (1, 1), (0, 0)],
+        "(tries, acks) of message {m0}: each of the two plugins named twin fails its \
+         first try and acks its retry (a retry goes to the plugin that failed, not \
+         to another of its name), late acks it at once; gone was unplugged before \
+         it was sent"
     );
     assert_eq!(
         (

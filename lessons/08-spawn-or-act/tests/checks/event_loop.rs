@@ -6,12 +6,13 @@
 //! loop down and loses nothing, and the frames read before the input ends
 //! or fails are sent on before the loop returns.
 
+use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
 use lesson::{FrameError, run_connection};
 use lesson_support::{ScriptedReader, Then, within};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWriteExt, DuplexStream};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep};
 
@@ -275,32 +276,43 @@ async fn a_slow_receiver_slows_the_loop_down_and_loses_no_frame() {
     );
 }
 
+/// The frames of the checks of the loop's end.
+const THREE_FRAMES: [&str; 3] = ["one", "two", "three"];
+
+/// A connection that gives [`THREE_FRAMES`], then ends or, if `fails`,
+/// fails: a length beyond any frame limit. Returns the connection, for the
+/// loop, and the peer's write, to be joined with the loop. The write comes
+/// once the loop waits for its input: a timer's first tick, which an
+/// `interval` gives at once, is then behind it, and no timer is due until
+/// the input has ended (`select!` picks among branches that are ready at
+/// random, so an earlier write would let a tick flush the frames by chance).
+fn three_frames_then(fails: bool) -> (DuplexStream, impl Future<Output = ()>) {
+    let mut wire = encode(&THREE_FRAMES);
+    if fails {
+        wire.extend_from_slice(&u32::MAX.to_be_bytes());
+    }
+    let (mut peer, connection) = tokio::io::duplex(1024);
+    let write = async move {
+        tokio::task::yield_now().await;
+        peer.write_all(&wire).await.unwrap();
+        // Dropping `peer` ends the input.
+    };
+    (connection, write)
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_frames_read_before_the_input_ends_or_fails_are_sent_on() {
     // A flush far away: the frames can only leave with the end of the input.
     const FLUSH_EVERY: Duration = Duration::from_secs(1);
-    let payloads = ["one", "two", "three"];
+    let payloads = THREE_FRAMES;
     for fails in [false, true] {
-        let mut wire = encode(&payloads);
         let how = if fails {
-            // A length beyond any frame limit: the input fails here.
-            wire.extend_from_slice(&u32::MAX.to_be_bytes());
             "then a frame too long"
         } else {
             "then the end of the input"
         };
-        let (mut peer, connection) = tokio::io::duplex(1024);
+        let (connection, write) = three_frames_then(fails);
         let (sender, batches) = mpsc::channel(64);
-        // The input comes once the loop waits for it: a timer's first tick,
-        // which an `interval` gives at once, is then behind it, and no timer
-        // is due until the input has ended (`select!` picks among branches
-        // that are ready at random, so an earlier write would let a tick
-        // flush the frames by chance).
-        let write = async {
-            tokio::task::yield_now().await;
-            peer.write_all(&wire).await.unwrap();
-            drop(peer);
-        };
 
         let (ended, batches, ()) = within("the loop, over three frames", async {
             tokio::join!(
@@ -336,7 +348,7 @@ async fn the_frames_read_before_the_input_ends_or_fails_are_sent_on() {
 async fn the_frames_read_before_a_read_error_are_sent_on() {
     // A flush far away: the frames can only leave with the error.
     const FLUSH_EVERY: Duration = Duration::from_secs(1);
-    let payloads = ["one", "two", "three"];
+    let payloads = THREE_FRAMES;
     // The connection is not ready at first (so the interval's first tick,
     // which comes at once, finds nothing to flush), then gives the three
     // frames, then fails: a reset, not a bad frame.
@@ -369,29 +381,21 @@ async fn the_frames_read_before_a_read_error_are_sent_on() {
 async fn the_last_batch_waits_for_room_in_a_full_channel() {
     // A flush far away: the frames can only leave with the end of the input.
     const FLUSH_EVERY: Duration = Duration::from_secs(1);
-    let payloads = ["one", "two", "three"];
+    // The receiver comes back after twenty flushes: a last send that gives
+    // up after a while (a `send_timeout`) gives up before that.
+    const AWAY: Duration = Duration::from_secs(20);
+    let payloads = THREE_FRAMES;
     for fails in [false, true] {
-        let mut wire = encode(&payloads);
-        if fails {
-            wire.extend_from_slice(&u32::MAX.to_be_bytes());
-        }
-        let (mut peer, connection) = tokio::io::duplex(1024);
+        let (connection, write) = three_frames_then(fails);
         // Room for one batch, taken by a batch of the check's own: when the
-        // input ends, the channel is full, and the receiver comes 10 ms later.
+        // input ends, the channel is full, and the receiver comes 20 s later.
         let (sender, mut batches) = mpsc::channel(1);
         sender
             .send(vec![Bytes::from_static(b"before")])
             .await
             .unwrap();
-        // The input comes once the loop waits for it (see
-        // `the_frames_read_before_the_input_ends_or_fails_are_sent_on`).
-        let write = async {
-            tokio::task::yield_now().await;
-            peer.write_all(&wire).await.unwrap();
-            drop(peer);
-        };
         let receive = async {
-            sleep(Duration::from_millis(10)).await;
+            sleep(AWAY).await;
             let mut all = Vec::new();
             while let Some(batch) = batches.recv().await {
                 all.push(texts(&batch));
@@ -415,7 +419,8 @@ async fn the_last_batch_waits_for_room_in_a_full_channel() {
                 payloads.map(str::to_owned).to_vec()
             ],
             "three frames, then the {}, while the channel is full: the last batch \
-             waits for room (a try_send loses it), and the loop returned {ended:?}",
+             waits for room, for as long as the receiver is away ({AWAY:?}; a try_send, or a \
+             send_timeout, loses it), and the loop returned {ended:?}",
             if fails { "input fails" } else { "input ends" }
         );
         assert_eq!(ended.is_ok(), !fails, "the loop says {ended:?}");

@@ -1,7 +1,10 @@
 //! The tally is long-lived state with back pressure: a caller faster than
 //! the tally waits for it instead of piling commands up in memory, no more
 //! than the mailbox's capacity of commands wait for it, and the tally lives
-//! as long as a handle to it does, and no longer.
+//! as long as a handle to it does (a question given up on, or a long pause,
+//! does not end it), and no longer.
+
+use std::time::Duration;
 
 use futures::FutureExt;
 use lesson::Tally;
@@ -83,13 +86,25 @@ async fn the_tally_stops_when_its_last_handle_is_dropped() {
     let tally = Tally::new(4);
     let other = tally.clone();
     within("an add", tally.add(7, 5)).await;
+    // A question given up on: asked, and dropped before its answer came (as
+    // a timeout around `total` does). Then ten minutes without a command.
+    let _ = tally.total(7).now_or_never();
+    settle().await;
+    tokio::time::sleep(Duration::from_secs(600)).await;
 
     drop(tally);
     settle().await;
-    assert_eq!(
-        within("a total from the handle that is left", other.total(7)).await,
-        5,
-        "one handle is gone, and the other still reaches the same totals"
+    let asked = {
+        let other = other.clone();
+        tokio::spawn(async move { other.total(7).await })
+    };
+    let answer = within("a total from the handle that is left", asked).await;
+    assert!(
+        matches!(answer, Ok(5)),
+        "one handle is gone, and the other asks for a total of 5: {answer:?}. While a \
+         handle is left, the tally answers, after a question that was given up on (does \
+         the tally's task panic when it cannot deliver an answer?) and after ten minutes \
+         without a command (does it end itself when idle?)"
     );
 
     drop(other);
