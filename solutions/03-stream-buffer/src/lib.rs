@@ -17,10 +17,17 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-/// How many bytes the session asks the connection for at a time. 16 KiB
-/// means few reads, and, while snapshots still share the buffer, one new
-/// allocation per 16 KiB rather than per few lines (see `run`).
+/// How many bytes the session's buffer holds. 16 KiB means few reads, and,
+/// while snapshots still share the buffer, one new allocation per 16 KiB
+/// rather than per few lines (see `run`).
 const READ_SIZE: usize = 16 * 1024;
+
+/// The least room a read is given. Less than `READ_SIZE`: the room left
+/// shrinks with every line cut off the front, and asking for a whole
+/// buffer's worth before each read would mean a new buffer for every read
+/// while snapshots share the old one, that is for every line on a
+/// connection that sends one line at a time (see `run`).
+const MIN_READ: usize = 4 * 1024;
 
 /// The longest line a session accepts unless told otherwise, without its
 /// `\n`. A peer that never sends a newline would otherwise make the buffer
@@ -108,14 +115,16 @@ where
                     return; // the stream was dropped
                 }
             }
-            // Room for a full read; without it `read_buf` grows the buffer
-            // 64 bytes at a time once it is full. The one place bytes are
-            // copied after the read, and never bytes a snapshot holds: out
-            // of room, `reserve` copies the unfinished line at the end into
-            // a new allocation if a snapshot still shares this one; if none
-            // does, it moves that line to the front, or grows the
-            // allocation (which may move all it holds).
-            self.buf.reserve(READ_SIZE);
+            // Room for a large read; without it `read_buf` asks for only 64
+            // bytes once the buffer is full. While `MIN_READ` bytes are free,
+            // `reserve` does nothing. The one place bytes are copied after
+            // the read, and never bytes a snapshot holds: out of room,
+            // `reserve` copies the unfinished line at the end into a new
+            // allocation (of `READ_SIZE` at least, the buffer's first
+            // capacity) if a snapshot still shares this one; if none does,
+            // it moves that line to the front, or grows the allocation
+            // (which may move all it holds).
+            self.buf.reserve(MIN_READ);
             let read = tokio::select! {
                 read = self.reader.read_buf(&mut self.buf) => read,
                 // A silent connection must not keep the worker (and the

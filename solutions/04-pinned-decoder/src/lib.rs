@@ -33,6 +33,9 @@ const HEADER_LEN: usize = 4;
 /// How many bytes the reader asks for at a time.
 const READ_SIZE: usize = 8 * 1024;
 
+/// The least room a read is given before a new buffer is made.
+const MIN_READ: usize = 4 * 1024;
+
 /// Why the stream of frames stopped early. After an error the stream ends.
 #[derive(Debug)]
 pub enum FrameError {
@@ -153,7 +156,7 @@ impl<R: AsyncRead> Stream for FrameReader<R> {
 /// rest of a partial frame, once its length is known to be allowed.
 fn next_frame(buf: &mut BytesMut, max: usize) -> Result<Option<Bytes>, FrameError> {
     if buf.len() < HEADER_LEN {
-        buf.reserve(READ_SIZE);
+        room_for_a_read(buf);
         return Ok(None);
     }
     let length = u32::from_be_bytes(buf[..HEADER_LEN].try_into().unwrap()) as usize;
@@ -167,17 +170,27 @@ fn next_frame(buf: &mut BytesMut, max: usize) -> Result<Option<Bytes>, FrameErro
         // one allocation of its size (asking for a full read more would
         // regrow it, and copy it, when its last bytes are due). A small
         // one: room for a full read, so small frames come in large reads.
-        let room = if needed > READ_SIZE {
-            needed - buf.len()
+        if needed > READ_SIZE {
+            buf.reserve(needed - buf.len());
         } else {
-            READ_SIZE
-        };
-        buf.reserve(room);
+            room_for_a_read(buf);
+        }
         return Ok(None);
     }
     buf.advance(HEADER_LEN);
     // A view of the buffer: the payload is not copied.
     Ok(Some(buf.split_to(length).freeze()))
+}
+
+/// Makes room for a full read, but only once less than `MIN_READ` is free.
+/// Asking for `READ_SIZE` before every read would not fit after the first
+/// frame is cut off the front, and while the consumer keeps frames that
+/// share the buffer, each read would take a new one: a new 8 KiB buffer for
+/// each frame of a peer that sends one frame at a time.
+fn room_for_a_read(buf: &mut BytesMut) {
+    if buf.capacity() - buf.len() < MIN_READ {
+        buf.reserve(READ_SIZE);
+    }
 }
 // ANCHOR_END: next_frame
 

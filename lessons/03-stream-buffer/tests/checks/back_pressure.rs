@@ -16,6 +16,9 @@ async fn a_stalled_consumer_stops_the_reading() {
 
     let mut stream = Box::pin(Session::new(reader).into_stream(CAPACITY));
     settle().await; // the consumer reads nothing for a while
+    // ... for ten minutes of paused time, even: a slow consumer is not a
+    // gone one, and the session has no timer that would give up on it.
+    tokio::time::sleep(std::time::Duration::from_secs(600)).await;
 
     // CAPACITY responses queued and one waiting to be sent; a queue one
     // longer than asked holds one more.

@@ -87,3 +87,30 @@ fn decoding_allocates_nothing_per_frame_in_the_steady_state() {
          allocates per frame (a copied payload, a new buffer per read)"
     );
 }
+
+#[test]
+fn frames_the_consumer_keeps_cost_no_allocation_each() {
+    // 2,000 frames of 16 bytes, one a read, as a peer sends them one at a
+    // time, and the consumer keeps every one. The frames share the buffer
+    // they were cut from, so the decoder cannot reuse its front: it needs a
+    // new buffer when this one is used up, not before. Asking for a full
+    // read's room before every read does not fit once a frame is cut off,
+    // and takes a new 8 KiB buffer per frame (2 allocations a frame).
+    const FRAMES: usize = 2_000;
+    let payloads: Vec<String> = (0..FRAMES).map(|n| format!("frame {n:>10}")).collect();
+    let wire = encode(&payloads);
+    let (reader, _probe) = ScriptedReader::new(wire.chunks(20), Then::Eof);
+
+    let (items, counted) = count_allocations(|| drain_ready(FrameReader::new(reader), FRAMES + 1));
+
+    assert_eq!(frames(&items).len(), FRAMES);
+    // A few KiB of buffer holds a couple of hundred of these frames: a new
+    // buffer now and then, plus the `Vec` that keeps the frames.
+    assert!(
+        counted.count_total < (FRAMES / 10) as u64,
+        "{} allocations for {FRAMES} frames that the consumer keeps: make a \
+         new buffer when the old one is used up, not whenever a full read's \
+         room is not free",
+        counted.count_total,
+    );
+}
