@@ -94,7 +94,7 @@ async fn a_plugin_stuck_for_minutes_still_holds_the_pipeline_and_loses_nothing()
     );
 }
 
-/// Fails the first two tries of every message, and notes when, on the
+/// Fails the first four tries of every message, and notes when, on the
 /// pipeline's clock, each try came.
 #[derive(Default)]
 struct Stubborn {
@@ -110,7 +110,7 @@ impl Plugin for Stubborn {
         let mut tries = self.tries.lock().unwrap();
         let times = tries.entry(message.id).or_default();
         times.push(Instant::now());
-        let fails = times.len() <= 2;
+        let fails = times.len() <= 4;
         Box::pin(async move {
             if fails {
                 Err(HandlerError("not yet".into()))
@@ -125,11 +125,13 @@ impl Plugin for Stubborn {
 async fn every_message_waits_the_policy_s_backoff_from_its_own_first_retry() {
     const MESSAGES: u32 = 6;
     let mut config = config();
-    // Seconds, on the paused clock: each retry's wait is exact there.
+    // Seconds, on the paused clock: each retry's wait is exact there. Four
+    // retries: the third tells doubling from growing by `base`, the fourth
+    // meets the cap.
     config.retry = RetryPolicy {
-        max_tries: 3,
+        max_tries: 5,
         base: Duration::from_secs(1),
-        cap: Duration::from_secs(60),
+        cap: Duration::from_secs(6),
     };
     let (_clock, pipeline) = start_paused(config).await;
     let stubborn = Stubborn::default();
@@ -143,13 +145,14 @@ async fn every_message_waits_the_policy_s_backoff_from_its_own_first_retry() {
         .unwrap();
     assert_complete_and_in_order(&snapshots, &[(6, MESSAGES)]);
 
-    // Every message's retries wait 1 s, then 2 s: the policy's backoff is
-    // each message's own, and starts again at the first retry.
-    let schedule = [Duration::from_secs(1), Duration::from_secs(2)];
+    // Every message's retries wait 1 s, 2 s, 4 s, then 6 s (the cap, not
+    // 8 s): `min(cap, base * 2^(n - 1))`, each message's own, starting
+    // again at its first retry.
+    let schedule = [1, 2, 4, 6].map(Duration::from_secs);
     let tries = tries.lock().unwrap();
     for id in 0..u64::from(MESSAGES) {
         let times = &tries[&id];
-        assert_eq!(times.len(), 3, "message {id}: three tries");
+        assert_eq!(times.len(), 5, "message {id}: five tries");
         for (n, (pair, wait)) in times.windows(2).zip(schedule).enumerate() {
             let waited = pair[1] - pair[0];
             assert!(
