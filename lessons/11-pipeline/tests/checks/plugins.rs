@@ -12,7 +12,7 @@ use lesson::{HandlerError, Message, Plugin, Reason};
 
 use super::{
     Gated, Look, Recorder, assert_complete_and_in_order, config, ids, plug, quiet, receive,
-    send_frames, start, subscribe, summary, unplug, until, watched,
+    send_frames, start, subscribe, summary, through, unplug, until, watched,
 };
 
 #[tokio::test]
@@ -116,14 +116,7 @@ async fn retried(failure: Failure, count: u32) {
         acked: Arc::clone(&acked),
         failure,
     };
-    plug(&pipeline, flaky).await;
-    let mut stream = subscribe(&pipeline).await;
-    let client = send_frames(&pipeline, 1, count, 16);
-    let snapshots = receive(&pipeline, &mut stream, count as usize).await;
-    watched(Look::Pipeline(&pipeline), "the client to finish", client)
-        .await
-        .unwrap();
-    assert_complete_and_in_order(&snapshots, &[(1, count)]);
+    through(&pipeline, flaky, 1, count, 16).await;
 
     let acked = acked.lock().unwrap().clone();
     assert_eq!(
@@ -226,14 +219,7 @@ impl Plugin for Doomed {
 #[tokio::test]
 async fn a_handler_that_always_panics_is_dead_lettered_with_what_the_panic_said() {
     let pipeline = start(config()).await;
-    plug(&pipeline, Doomed).await;
-    let mut stream = subscribe(&pipeline).await;
-    let client = send_frames(&pipeline, 3, 2, 20);
-    let snapshots = receive(&pipeline, &mut stream, 2).await;
-    watched(Look::Pipeline(&pipeline), "the client to finish", client)
-        .await
-        .unwrap();
-    assert_complete_and_in_order(&snapshots, &[(3, 2)]);
+    through(&pipeline, Doomed, 3, 2, 20).await;
 
     let summary = summary(&pipeline).await;
     assert_eq!(summary.dead_letters.len(), 2, "{:?}", summary.dead_letters);
