@@ -5,7 +5,7 @@
 use tokio::io::AsyncWriteExt;
 
 use super::{
-    Gated, Look, STREAM_WINDOW, assert_complete_and_in_order, config, connect_ingest, plug, quiet,
+    Look, STREAM_WINDOW, Stuck, assert_complete_and_in_order, config, connect_ingest, quiet,
     receive, send_frames, start, start_elsewhere, subscribe, subscribe_with_small_window, until,
     watched,
 };
@@ -19,29 +19,9 @@ async fn a_stuck_plugin_stops_the_pipeline_reading_its_sockets() {
     config.ingest_capacity = INGEST;
     config.mailbox_capacity = MAILBOX;
     let pipeline = start(config).await;
-    let (stuck, gate, _) = Gated::new("stuck");
-    plug(&pipeline, stuck).await;
-    let mut stream = subscribe(&pipeline).await;
     // Far more than every queue on the way can hold.
-    let client = send_frames(&pipeline, 3, FRAMES, 64);
-
-    until(&pipeline, "the queues to fill", |s| {
-        s.frames_in >= (INGEST + MAILBOX) as u64
-    })
-    .await;
-    // A right design is stopped for good; a wrong one reads on, and
-    // loopback moves megabytes before the pipeline goes quiet.
-    let held = quiet(&pipeline).await;
-    // The plugin's mailbox, the queue into the loop, and a frame in the
-    // hands of each task between them; a little more for another design.
-    let bound = (INGEST + MAILBOX + 8) as u64;
-    assert!(
-        held.frames_in <= bound,
-        "with its only plugin stuck, the pipeline took {} frames off the socket (at most {bound}): \
-         some queue on the way is unbounded",
-        held.frames_in
-    );
-    assert_eq!(held.published, 0, "nothing got past the stuck plugin");
+    let (stuck, held) = Stuck::start(&pipeline, INGEST, MAILBOX, 3, FRAMES).await;
+    stuck.assert_held(&held, "once quiet");
     // Nor may frames wait in tasks of their own: a task per frame is a
     // queue with no bound, and its frames are read off the socket too.
     let tasks = lesson_support::alive_tasks();
@@ -61,12 +41,7 @@ async fn a_stuck_plugin_stops_the_pipeline_reading_its_sockets() {
     .await;
     quiet(&pipeline).await;
 
-    gate.add_permits(FRAMES as usize);
-    let snapshots = receive(&pipeline, &mut stream, FRAMES as usize).await;
-    watched(Look::Pipeline(&pipeline), "the client to finish", client)
-        .await
-        .unwrap();
-    assert_complete_and_in_order(&snapshots, &[(3, FRAMES)]);
+    stuck.let_go(&pipeline).await;
     until(&pipeline, "the bad frame to be reported", |s| {
         s.connection_errors.len() == 1
     })

@@ -4,6 +4,8 @@
 //! connection that sends nothing holds up nobody. Past the limit,
 //! connections wait their turn, and lose nothing.
 
+use lesson::Pipeline;
+use lesson_support::count_allocations;
 use tokio::io::AsyncWriteExt;
 
 use super::{
@@ -231,4 +233,49 @@ async fn connections_past_the_limit_wait_their_turn_and_lose_nothing() {
         numbers.iter().all(|&n| n < u64::from(CLIENTS)),
         "connections are numbered from 0 in the order accepted: {numbers:?}"
     );
+}
+
+/// One round of `n` clients, one after another: each connects, sends one
+/// frame and hangs up; the round ends once every frame is published and
+/// the pipeline is quiet.
+async fn one_at_a_time(pipeline: &Pipeline, first: u32, n: u32) {
+    for client in first..first + n {
+        let sent = send_frames(pipeline, client, 1, 16);
+        watched(Look::Pipeline(pipeline), "the client to finish", sent)
+            .await
+            .unwrap();
+    }
+    let all = u64::from(first + n);
+    until(pipeline, "every frame to be published", |s| {
+        s.published == all
+    })
+    .await;
+    quiet(pipeline).await;
+}
+
+#[test]
+fn connections_that_ended_leave_nothing_behind_while_the_pipeline_runs() {
+    const ROUND: u32 = 32;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime for the check");
+    let pipeline = runtime.block_on(start(config()));
+    // A first round grows what grows once: the runtime's I/O slots, the
+    // queues' blocks, the arena's slots.
+    runtime.block_on(one_at_a_time(&pipeline, 0, ROUND));
+    let ((), counted) =
+        count_allocations(|| runtime.block_on(one_at_a_time(&pipeline, ROUND, ROUND)));
+    // A connection that ended leaves nothing: its task is gone, and with it
+    // its buffer and its socket. A task kept after it ended (in a `JoinSet`
+    // nobody joins, or a `Vec` of handles) holds its memory for as long as
+    // the pipeline runs.
+    assert!(
+        counted.count_current < i64::from(ROUND) / 2,
+        "{ROUND} more connections, each ended, left {} allocations ({} bytes) alive: \
+         something is kept per connection after it ends (a finished task nobody reaps?)",
+        counted.count_current,
+        counted.bytes_current
+    );
+    runtime.block_on(pipeline.shutdown());
 }

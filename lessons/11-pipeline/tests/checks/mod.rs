@@ -638,3 +638,106 @@ impl Plugin for Gated {
 fn ids(seen: &Seen) -> Vec<u64> {
     seen.lock().unwrap().iter().map(|m| m.id).collect()
 }
+
+/// One client's frames through one plugin to one subscriber: plugs
+/// `plugin`, subscribes, sends `frames` frames of `len` bytes as client
+/// `client`, and returns what the subscriber got, after checking it is
+/// complete and in order and the client is done.
+async fn through(
+    pipeline: &Pipeline,
+    plugin: impl Plugin,
+    client: u32,
+    frames: u32,
+    len: usize,
+) -> Vec<Snapshot> {
+    plug(pipeline, plugin).await;
+    let mut stream = subscribe(pipeline).await;
+    let sending = send_frames(pipeline, client, frames, len);
+    let snapshots = receive(pipeline, &mut stream, frames as usize).await;
+    watched(Look::Pipeline(pipeline), "the client to finish", sending)
+        .await
+        .unwrap();
+    assert_complete_and_in_order(&snapshots, &[(client, frames)]);
+    snapshots
+}
+
+/// A pipeline whose only plugin, a [`Gated`] one named "stuck", is stuck,
+/// with a subscriber and a client that sends far more than the queue into
+/// the loop and the plugin's mailbox hold.
+struct Stuck {
+    gate: Arc<Semaphore>,
+    seen: Seen,
+    stream: Streaming<Snapshot>,
+    sending: JoinHandle<()>,
+    client: u32,
+    frames: u32,
+    /// The queue, the mailbox, and a frame in the hands of each task
+    /// between them; a little more for another design.
+    bound: u64,
+}
+
+impl Stuck {
+    /// Plugs the stuck plugin, subscribes, starts client `client` sending
+    /// `frames` frames of 64 bytes, and waits until the queue (`ingest`)
+    /// and the mailbox (`mailbox`, both as configured) are full and the
+    /// pipeline is quiet; returns the quiet pipeline's summary too.
+    async fn start(
+        pipeline: &Pipeline,
+        ingest: usize,
+        mailbox: usize,
+        client: u32,
+        frames: u32,
+    ) -> (Stuck, Summary) {
+        let (stuck, gate, seen) = Gated::new("stuck");
+        plug(pipeline, stuck).await;
+        let stream = subscribe(pipeline).await;
+        let sending = send_frames(pipeline, client, frames, 64);
+        until(pipeline, "the queues to fill", |s| {
+            s.frames_in >= (ingest + mailbox) as u64
+        })
+        .await;
+        // A right design is stopped for good; a wrong one reads on, and
+        // loopback moves megabytes before the pipeline goes quiet.
+        let held = quiet(pipeline).await;
+        let stuck = Stuck {
+            gate,
+            seen,
+            stream,
+            sending,
+            client,
+            frames,
+            bound: (ingest + mailbox + 8) as u64,
+        };
+        (stuck, held)
+    }
+
+    /// Asserts that `held`, the summary of a quiet pipeline, shows it
+    /// stopped by the stuck plugin: at most [`Stuck::bound`] frames taken
+    /// off the socket, none published.
+    fn assert_held(&self, held: &Summary, when: &str) {
+        assert!(
+            held.frames_in <= self.bound,
+            "{when}, with its only plugin stuck, the pipeline took {} frames off the socket \
+             (at most {}): some queue on the way is unbounded",
+            held.frames_in,
+            self.bound
+        );
+        assert_eq!(held.published, 0, "nothing got past the stuck plugin");
+    }
+
+    /// Lets the plugin go: every frame arrives, complete and in order, and
+    /// the client finishes. Returns what the plugin handled.
+    async fn let_go(mut self, pipeline: &Pipeline) -> Seen {
+        self.gate.add_permits(self.frames as usize);
+        let snapshots = receive(pipeline, &mut self.stream, self.frames as usize).await;
+        watched(
+            Look::Pipeline(pipeline),
+            "the client to finish",
+            self.sending,
+        )
+        .await
+        .unwrap();
+        assert_complete_and_in_order(&snapshots, &[(self.client, self.frames)]);
+        self.seen
+    }
+}

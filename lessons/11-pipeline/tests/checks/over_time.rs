@@ -14,8 +14,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 use super::{
-    Gated, Look, assert_complete_and_in_order, config, connect_ingest, plug, quiet, receive,
-    send_frames, start_paused, subscribe, until, watched,
+    Stuck, config, connect_ingest, quiet, receive, start_paused, subscribe, through, until,
 };
 
 const MINUTES: Duration = Duration::from_secs(600);
@@ -57,36 +56,17 @@ async fn a_plugin_stuck_for_minutes_still_holds_the_pipeline_and_loses_nothing()
     config.ingest_capacity = INGEST;
     config.mailbox_capacity = MAILBOX;
     let (clock, pipeline) = start_paused(config).await;
-    let (stuck, gate, seen) = Gated::new("stuck");
-    plug(&pipeline, stuck).await;
-    let mut stream = subscribe(&pipeline).await;
-    let client = send_frames(&pipeline, 4, FRAMES, 64);
-    until(&pipeline, "the queues to fill", |s| {
-        s.frames_in >= (INGEST + MAILBOX) as u64
-    })
-    .await;
-    quiet(&pipeline).await;
+    let (stuck, _) = Stuck::start(&pipeline, INGEST, MAILBOX, 4, FRAMES).await;
     clock.pass(MINUTES).await;
 
     // Ten minutes on, a handler that has not returned is still running: not
     // a failed try, and nothing has moved.
     let held = quiet(&pipeline).await;
-    let bound = (INGEST + MAILBOX + 8) as u64;
-    assert!(
-        held.frames_in <= bound,
-        "{} frames taken after ten minutes with the only plugin stuck (at most {bound})",
-        held.frames_in
-    );
-    assert_eq!(held.published, 0, "nothing got past the stuck plugin");
+    stuck.assert_held(&held, "after ten minutes");
     assert_eq!(held.retries, 0, "a try that has not ended has not failed");
     assert!(held.dead_letters.is_empty(), "{:?}", held.dead_letters);
 
-    gate.add_permits(FRAMES as usize);
-    let snapshots = receive(&pipeline, &mut stream, FRAMES as usize).await;
-    watched(Look::Pipeline(&pipeline), "the client to finish", client)
-        .await
-        .unwrap();
-    assert_complete_and_in_order(&snapshots, &[(4, FRAMES)]);
+    let seen = stuck.let_go(&pipeline).await;
     assert_eq!(
         seen.lock().unwrap().len(),
         FRAMES as usize,
@@ -94,7 +74,7 @@ async fn a_plugin_stuck_for_minutes_still_holds_the_pipeline_and_loses_nothing()
     );
 }
 
-/// Fails the first two tries of every message, and notes when, on the
+/// Fails the first four tries of every message, and notes when, on the
 /// pipeline's clock, each try came.
 #[derive(Default)]
 struct Stubborn {
@@ -110,7 +90,7 @@ impl Plugin for Stubborn {
         let mut tries = self.tries.lock().unwrap();
         let times = tries.entry(message.id).or_default();
         times.push(Instant::now());
-        let fails = times.len() <= 2;
+        let fails = times.len() <= 4;
         Box::pin(async move {
             if fails {
                 Err(HandlerError("not yet".into()))
@@ -125,31 +105,27 @@ impl Plugin for Stubborn {
 async fn every_message_waits_the_policy_s_backoff_from_its_own_first_retry() {
     const MESSAGES: u32 = 6;
     let mut config = config();
-    // Seconds, on the paused clock: each retry's wait is exact there.
+    // Seconds, on the paused clock: each retry's wait is exact there. Four
+    // retries: the third tells doubling from growing by `base`, the fourth
+    // meets the cap.
     config.retry = RetryPolicy {
-        max_tries: 3,
+        max_tries: 5,
         base: Duration::from_secs(1),
-        cap: Duration::from_secs(60),
+        cap: Duration::from_secs(6),
     };
     let (_clock, pipeline) = start_paused(config).await;
     let stubborn = Stubborn::default();
     let tries = Arc::clone(&stubborn.tries);
-    plug(&pipeline, stubborn).await;
-    let mut stream = subscribe(&pipeline).await;
-    let client = send_frames(&pipeline, 6, MESSAGES, 16);
-    let snapshots = receive(&pipeline, &mut stream, MESSAGES as usize).await;
-    watched(Look::Pipeline(&pipeline), "the client to finish", client)
-        .await
-        .unwrap();
-    assert_complete_and_in_order(&snapshots, &[(6, MESSAGES)]);
+    through(&pipeline, stubborn, 6, MESSAGES, 16).await;
 
-    // Every message's retries wait 1 s, then 2 s: the policy's backoff is
-    // each message's own, and starts again at the first retry.
-    let schedule = [Duration::from_secs(1), Duration::from_secs(2)];
+    // Every message's retries wait 1 s, 2 s, 4 s, then 6 s (the cap, not
+    // 8 s): `min(cap, base * 2^(n - 1))`, each message's own, starting
+    // again at its first retry.
+    let schedule = [1, 2, 4, 6].map(Duration::from_secs);
     let tries = tries.lock().unwrap();
     for id in 0..u64::from(MESSAGES) {
         let times = &tries[&id];
-        assert_eq!(times.len(), 3, "message {id}: three tries");
+        assert_eq!(times.len(), 5, "message {id}: five tries");
         for (n, (pair, wait)) in times.windows(2).zip(schedule).enumerate() {
             let waited = pair[1] - pair[0];
             assert!(

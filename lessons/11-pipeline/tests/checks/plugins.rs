@@ -12,7 +12,7 @@ use lesson::{HandlerError, Message, Plugin, Reason};
 
 use super::{
     Gated, Look, Recorder, assert_complete_and_in_order, config, ids, plug, quiet, receive,
-    send_frames, start, subscribe, summary, unplug, until, watched,
+    send_frames, start, subscribe, summary, through, unplug, until, watched,
 };
 
 #[tokio::test]
@@ -116,14 +116,7 @@ async fn retried(failure: Failure, count: u32) {
         acked: Arc::clone(&acked),
         failure,
     };
-    plug(&pipeline, flaky).await;
-    let mut stream = subscribe(&pipeline).await;
-    let client = send_frames(&pipeline, 1, count, 16);
-    let snapshots = receive(&pipeline, &mut stream, count as usize).await;
-    watched(Look::Pipeline(&pipeline), "the client to finish", client)
-        .await
-        .unwrap();
-    assert_complete_and_in_order(&snapshots, &[(1, count)]);
+    through(&pipeline, flaky, 1, count, 16).await;
 
     let acked = acked.lock().unwrap().clone();
     assert_eq!(
@@ -170,10 +163,12 @@ async fn a_handler_that_panics_before_returning_its_future_is_a_failed_try_too()
     retried(Failure::PanicBeforeFuture, 25).await;
 }
 
-/// Refuses every message from client 9, and notes when it was asked.
+/// Refuses every message from client 9, saying which try it refused, and
+/// notes when it was asked, and where the bytes it was handed were.
 #[derive(Default)]
 struct Picky {
     tries: Arc<Mutex<HashMap<u64, Vec<Instant>>>>,
+    addresses: Arc<Mutex<HashMap<u64, HashSet<usize>>>>,
 }
 
 impl Plugin for Picky {
@@ -184,10 +179,15 @@ impl Plugin for Picky {
     fn handle(&self, message: Message) -> BoxFuture<'_, Result<(), HandlerError>> {
         let now = Instant::now();
         let mut tries = self.tries.lock().unwrap();
-        tries.entry(message.id).or_default().push(now);
+        let times = tries.entry(message.id).or_default();
+        times.push(now);
+        let try_no = times.len();
+        let mut addresses = self.addresses.lock().unwrap();
+        let address = message.payload.as_ptr() as usize;
+        addresses.entry(message.id).or_default().insert(address);
         Box::pin(async move {
             if message.payload[..4] == 9u32.to_be_bytes() {
-                Err(HandlerError("not from 9".into()))
+                Err(HandlerError(format!("not from 9 (try {try_no})")))
             } else {
                 Ok(())
             }
@@ -219,14 +219,7 @@ impl Plugin for Doomed {
 #[tokio::test]
 async fn a_handler_that_always_panics_is_dead_lettered_with_what_the_panic_said() {
     let pipeline = start(config()).await;
-    plug(&pipeline, Doomed).await;
-    let mut stream = subscribe(&pipeline).await;
-    let client = send_frames(&pipeline, 3, 2, 20);
-    let snapshots = receive(&pipeline, &mut stream, 2).await;
-    watched(Look::Pipeline(&pipeline), "the client to finish", client)
-        .await
-        .unwrap();
-    assert_complete_and_in_order(&snapshots, &[(3, 2)]);
+    through(&pipeline, Doomed, 3, 2, 20).await;
 
     let summary = summary(&pipeline).await;
     assert_eq!(summary.dead_letters.len(), 2, "{:?}", summary.dead_letters);
@@ -249,6 +242,7 @@ async fn a_message_out_of_tries_is_dead_lettered_and_still_published() {
     let pipeline = start(config()).await;
     let picky = Picky::default();
     let tries = Arc::clone(&picky.tries);
+    let addresses = Arc::clone(&picky.addresses);
     plug(&pipeline, picky).await;
     let mut stream = subscribe(&pipeline).await;
     let good = send_frames(&pipeline, 8, 20, 20);
@@ -270,12 +264,24 @@ async fn a_message_out_of_tries_is_dead_lettered_and_still_published() {
             9u32.to_be_bytes(),
             "the message itself"
         );
+        // The last try's error: the one that gave up.
         assert_eq!(
             letter.reason,
             Reason::OutOfTries {
                 tries: 3,
-                last_error: HandlerError("not from 9".into())
-            }
+                last_error: HandlerError("not from 9 (try 3)".into())
+            },
+            "dead letter {}: out of tries, with the last try's error",
+            letter.id
+        );
+        // The same bytes the plugin was handed, not a copy of them.
+        let handed = &addresses.lock().unwrap()[&letter.id];
+        assert_eq!(
+            handed,
+            &HashSet::from([letter.payload.as_ptr() as usize]),
+            "dead letter {}: its payload is not the bytes the plugin was handed; a dead \
+             letter keeps the frame, not a copy",
+            letter.id
         );
     }
     assert_eq!(summary.retries, 8, "two retries each");

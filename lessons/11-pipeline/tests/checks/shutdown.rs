@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 use super::{
     Gated, Look, assert_complete_and_in_order, closed_by_server, config, connect_ingest, frame,
     origin, plug, quiet, receive, send_frames, start, subscribe, subscribe_with_small_window,
-    until, watched, wire,
+    unplug, until, watched, wire,
 };
 
 #[tokio::test]
@@ -145,18 +145,22 @@ async fn dropping_the_pipeline_stops_it_without_waiting_and_closes_its_ports() {
     let before = lesson_support::alive_tasks();
     let pipeline = start(config()).await;
     let (ingest, feed) = (pipeline.ingest_addr(), pipeline.feed_addr());
-    // A plugin that never finishes, with frames it owes.
+    // Two plugins that never finish, with frames they owe; one of them is
+    // unplugged before the drop, and must not live on either.
     let (stuck, _gate, _) = Gated::new("stuck");
+    let (unplugged, _other_gate, _) = Gated::new("unplugged");
     plug(&pipeline, stuck).await;
+    plug(&pipeline, unplugged).await;
     let client = send_frames(&pipeline, 3, 20, 16);
     until(&pipeline, "every frame to be taken", |s| s.frames_in == 20).await;
     watched(Look::Pipeline(&pipeline), "the client to finish", client)
         .await
         .unwrap();
+    assert_eq!(unplug(&pipeline, "unplugged").await, 1);
 
     drop(pipeline);
     // Nothing is left to do: every task the pipeline started ends, the
-    // stuck plugin's too, and the ports close.
+    // stuck plugins' too (the one unplugged before), and the ports close.
     watched(Look::Nothing, "the pipeline's tasks to end", async {
         while lesson_support::alive_tasks() > before {
             tokio::time::sleep(Duration::from_millis(1)).await;
