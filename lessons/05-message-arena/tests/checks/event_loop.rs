@@ -211,12 +211,39 @@ async fn a_run_dropped_with_frames_in_flight_leaves_the_loop_whole() {
         }
         assert_eq!(gate.holding_now(), MAX_IN_FLIGHT);
     }
-    gate.open();
+    // The dropped run's handlers are gone (spawned ones once the runtime
+    // has dropped the aborted tasks), and hold nothing.
+    settle().await;
+    assert_eq!(
+        gate.holding_now(),
+        0,
+        "the dropped run's handlers still hold frames"
+    );
 
     // The next connection, on the same loop: the handlers of the dropped run
-    // are gone with it, so nothing will release the frames they held.
+    // are gone with it, so nothing will release the frames they held. The
+    // plugin holds every frame again: the new run holds `max_in_flight` of
+    // its own, not fewer because the dropped run's frames still count.
     let (reader, _probe) = ScriptedReader::new(wire(&frames(5)), Then::Eof);
-    let read = within("a run after a dropped one", event_loop.run(reader)).await;
+    let read = {
+        let mut run = pin!(event_loop.run(reader));
+        tokio::select! {
+            read = &mut run => panic!(
+                "a run after a dropped one finished ({read:?}) while its plugin held every frame"
+            ),
+            () = settle() => {}
+        }
+        assert_eq!(
+            gate.holding_now(),
+            MAX_IN_FLIGHT,
+            "a run after a dropped one holds {} of its frames at the busiest, not \
+             max_in_flight ({MAX_IN_FLIGHT}): the frames the dropped run left count \
+             against max_in_flight (free them when the next run starts)",
+            gate.holding_now(),
+        );
+        gate.open();
+        within("a run after a dropped one", run).await
+    };
     let read = read.unwrap_or_else(|error| {
         panic!(
             "a run after a dropped one failed ({error}), though its input is whole: \

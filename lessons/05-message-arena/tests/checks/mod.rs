@@ -58,6 +58,21 @@ impl Holding {
     fn end(&self) {
         self.now.fetch_sub(1, Ordering::SeqCst);
     }
+
+    /// Counts a frame held until the guard is dropped: when its handler
+    /// ends, or when the handler itself is dropped midway.
+    fn hold(&self) -> Held<'_> {
+        self.start();
+        Held(self)
+    }
+}
+
+struct Held<'a>(&'a Holding);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.end();
+    }
 }
 
 /// A plugin that holds each frame across an `.await` (a sleep, as long as
@@ -133,10 +148,9 @@ impl Gate {
 impl Plugin for Gate {
     fn handle<'a>(&'a self, _frame: &'a [u8]) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            self.holding.start();
+            let _held = self.holding.hold();
             let mut open = self.open.subscribe();
             let _ = open.wait_for(|open| *open).await;
-            self.holding.end();
         })
     }
 }
