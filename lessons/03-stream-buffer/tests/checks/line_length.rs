@@ -80,6 +80,26 @@ async fn a_line_one_byte_too_long_is_refused_after_the_lines_before_it() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_unfinished_line_over_the_limit_is_refused_without_waiting_for_more() {
+    // Six bytes of a line limited to five, then silence: the line is too
+    // long already, whether or not its newline ever comes, and the buffer
+    // has room to spare.
+    let (reader, probe) = ScriptedReader::new(["ok\n123456"], Then::Hang);
+    let mut stream = Box::pin(Session::new(reader).with_max_line_length(5).into_stream(4));
+
+    let first = within("the line before", stream.next()).await;
+    assert_eq!(payloads(&[first.expect("a line")]), ["ok"]);
+    match within("the error for the unfinished line", stream.next()).await {
+        Some(Err(error)) => assert_eq!(error.kind(), ErrorKind::InvalidData),
+        other => panic!("expected the too long error, got {other:?}"),
+    }
+    let end = within("the end of the stream after the error", stream.next()).await;
+    assert!(end.is_none(), "the stream ends after the error");
+    settle().await;
+    assert!(probe.dropped(), "the connection is closed after the error");
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_too_long_line_error_waits_for_a_late_consumer_in_a_full_queue() {
     // Three lines fill a queue of one, then comes a line over the limit: its
     // error must wait for room like the lines did.

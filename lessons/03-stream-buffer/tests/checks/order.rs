@@ -76,23 +76,30 @@ async fn read_error_reaches_the_consumer_after_the_lines_before_it() {
     // connection fails once, then ends, as a socket does after a reset: a
     // read tried again after the error finds a clean end, and the error is
     // lost (there are no retries in this lesson: an error ends the stream).
-    let (reader, _probe) = ScriptedReader::new(
-        ["a\nb\n", "unfin"],
-        Then::FailOnce(ErrorKind::ConnectionReset),
-    );
+    // Whatever its kind: std's read loops (`read_exact`, `read_to_end`)
+    // retry `Interrupted`, and `WouldBlock` means "not ready" on a
+    // non-blocking std socket, but an `AsyncRead` that is not ready returns
+    // `Pending`, and one that returns either error has chosen to report it.
+    for kind in [
+        ErrorKind::ConnectionReset,
+        ErrorKind::Interrupted,
+        ErrorKind::WouldBlock,
+    ] {
+        let (reader, _probe) = ScriptedReader::new(["a\nb\n", "unfin"], Then::FailOnce(kind));
 
-    let items = drain(Session::new(reader).into_stream(4)).await;
+        let items = drain(Session::new(reader).into_stream(4)).await;
 
-    assert_eq!(
-        items.len(),
-        3,
-        "two lines, then the error, and not the unfinished line: {items:?}"
-    );
-    assert_eq!(payloads(&items[..2]), ["a", "b"]);
-    let error = items[2]
-        .as_ref()
-        .expect_err("the read error is the last item");
-    assert_eq!(error.kind(), ErrorKind::ConnectionReset);
+        assert_eq!(
+            items.len(),
+            3,
+            "two lines, then the {kind:?} error, and not the unfinished line: {items:?}"
+        );
+        assert_eq!(payloads(&items[..2]), ["a", "b"]);
+        let error = items[2]
+            .as_ref()
+            .expect_err("the read error is the last item");
+        assert_eq!(error.kind(), kind);
+    }
 }
 
 #[tokio::test(start_paused = true)]

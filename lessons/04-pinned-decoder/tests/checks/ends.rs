@@ -45,12 +45,14 @@ fn input_that_ends_inside_a_frame_says_how_many_bytes_are_missing() {
 
 #[test]
 fn a_read_error_reaches_the_consumer_after_the_frames_before_it() {
-    let (reader, probe) = ScriptedReader::new([encode(&["before"])], Then::Fail);
+    // Two frames in one read, then the error: the second is already in the
+    // buffer when the reader fails, and comes before the error.
+    let (reader, probe) = ScriptedReader::new([encode(&["before", "also"])], Then::Fail);
 
-    let items = drain_ready(FrameReader::new(reader), 3);
+    let items = drain_ready(FrameReader::new(reader), 4);
 
-    assert_eq!(frames(&items[..1]), [b"before"]);
-    match &items[1..] {
+    assert_eq!(frames(&items[..2]), [&b"before"[..], b"also"]);
+    match &items[2..] {
         [Err(error @ FrameError::Io(io))] => {
             assert_eq!(io.kind(), ErrorKind::ConnectionReset);
             // The reader's error stays in the chain, for `{:#}` in anyhow,

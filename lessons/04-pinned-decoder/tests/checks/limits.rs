@@ -85,10 +85,12 @@ fn a_limit_above_the_default_is_honoured() {
     let wire = encode(&[vec![3_u8; LEN]]);
     let (reader, _probe) = ScriptedReader::new(wire.chunks(1024 * 1024), Then::Eof);
 
-    let items = drain_ready(
-        FrameReader::new(reader).with_max_frame_length(2 * DEFAULT_MAX_FRAME_LENGTH),
-        2,
-    );
+    let (items, counted) = count_allocations(|| {
+        drain_ready(
+            FrameReader::new(reader).with_max_frame_length(2 * DEFAULT_MAX_FRAME_LENGTH),
+            2,
+        )
+    });
 
     match &items[..] {
         [Ok(frame)] => assert_eq!(frame.len(), LEN),
@@ -100,6 +102,15 @@ fn a_limit_above_the_default_is_honoured() {
                 .collect::<Vec<_>>()
         ),
     }
+    // The configured limit, not the default, bounds the room made for a
+    // frame: this one too arrives in one allocation of about its size.
+    assert!(
+        counted.count_total <= 8 && counted.bytes_total < (LEN + LEN / 4) as u64,
+        "a 9 MiB frame cost {} allocations of {} KiB in all: the room for a \
+         frame is bounded by the configured limit, not the default",
+        counted.count_total,
+        counted.bytes_total / 1024
+    );
 }
 
 #[test]
