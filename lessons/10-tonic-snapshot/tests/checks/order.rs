@@ -2,8 +2,9 @@
 //! numbered from 0, then the stream ends as the upstream did: cleanly, with
 //! `Unavailable` when reading it failed, with `DataLoss` when it stopped
 //! inside a record. A device nobody knows is refused with `NotFound`.
-//! The last two checks take the stream `Feed::subscribe` returns, without a
-//! network, with paused time: a read error of any kind, and a silence of an
+//! The last four checks take the stream `Feed::subscribe` returns, without
+//! a network, with paused time: a read error of any kind, a device
+//! subscribed to twice, records longer than a read, and a silence of an
 //! hour.
 
 use std::io;
@@ -162,6 +163,55 @@ async fn a_read_error_of_any_kind_ends_the_stream_with_unavailable() {
             "a read that failed with {kind:?} is Unavailable: {status:?}"
         );
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_device_subscribed_to_again_is_numbered_from_0_again() {
+    // A client that calls again (after an end, or to retry) gets a new
+    // subscription: its records are numbered from 0, whatever the device's
+    // name, and nothing of the first subscription carries over.
+    let devices = Devices::default();
+    let feed = devices.feed(16);
+    for call in ["first", "second"] {
+        let _ = devices
+            .clone()
+            .with("sensor", records_upstream(3, 16, Then::Eof));
+        let stream = subscribe_directly(&feed, "sensor")
+            .await
+            .expect("a known device");
+        let items: Vec<_> = within("the stream to end", stream.take(10).collect()).await;
+        let snapshots: Vec<_> = items
+            .into_iter()
+            .map(|item| item.expect("no error was scripted"))
+            .collect();
+        assert_eq!(
+            snapshots.len(),
+            3,
+            "{call} subscription: every record, once"
+        );
+        assert_in_order(&snapshots, 16);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_record_longer_than_any_read_arrives_whole() {
+    // Three records of 200,000 bytes, each ready at once: more than ten
+    // times what a feed asks for in one read. The buffer grows to hold a
+    // record; one that does not grow fills up, reads 0 bytes, and takes
+    // that for the end.
+    const LEN: usize = 200_000;
+    let sensor = records_upstream(3, LEN, Then::Eof);
+    let feed = Devices::default().with("sensor", sensor).feed(LEN);
+    let stream = subscribe_directly(&feed, "sensor")
+        .await
+        .expect("a known device");
+    let items: Vec<_> = within("the stream to end", stream.take(10).collect()).await;
+    let snapshots: Vec<_> = items
+        .into_iter()
+        .map(|item| item.expect("three whole records, then a clean end"))
+        .collect();
+    assert_eq!(snapshots.len(), 3, "every record, once");
+    assert_in_order(&snapshots, LEN);
 }
 
 #[tokio::test(start_paused = true)]

@@ -57,6 +57,50 @@ async fn a_client_that_reads_nothing_gets_at_most_the_capacity_read_for_it() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_full_queue_holds_the_capacity_in_records_however_they_were_read() {
+    // 500 records of 8 bytes, ten to a read: the capacity counts
+    // snapshots, not reads, and a queue slot holds one of them.
+    const PER_READ: usize = 10;
+    for capacity in [3, 40] {
+        let chunks = (0..50).map(|c| {
+            (0..PER_READ)
+                .flat_map(|i| record(c * PER_READ + i, 8))
+                .collect::<Vec<u8>>()
+        });
+        let sensor = Upstream::new(ScriptedReader::new(chunks, Then::Eof));
+        let probe = sensor.probe();
+        let feed = Devices::default()
+            .with("sensor", sensor)
+            .feed(8)
+            .with_capacity(capacity);
+
+        let stream = subscribe_directly(&feed, "sensor")
+            .await
+            .expect("a known device");
+        settle().await; // the client reads nothing for a while
+
+        // `capacity` snapshots queued, and the rest of the last read in the
+        // worker's buffer: no more (a queue of batches, one per read, holds
+        // `capacity` reads).
+        let allowed = capacity + PER_READ;
+        let read = probe.chunks_delivered() * PER_READ;
+        assert!(
+            read <= allowed,
+            "with a capacity of {capacity}, the feed read {read} records, \
+             {PER_READ} a read, for a client that read none (at most \
+             {allowed}): does a queue slot hold more than one snapshot?",
+        );
+        let items: Vec<_> = within("the stream to end", stream.collect()).await;
+        let snapshots: Vec<_> = items
+            .into_iter()
+            .map(|item| item.expect("no error was scripted"))
+            .collect();
+        assert_eq!(snapshots.len(), 500, "every record, once");
+        assert_in_order(&snapshots, 8);
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn unavailable_waits_for_a_late_client_in_a_full_queue() {
     // Three records fill a queue of one, then the upstream fails.
     let feed = Devices::default()
