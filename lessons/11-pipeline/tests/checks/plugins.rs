@@ -397,6 +397,23 @@ async fn a_plugin_unplugged_mid_run_loses_nothing() {
             letter.id
         );
     }
+    // And the same bytes, not a copy of them: audit keeps what it was
+    // handed, so the frame's address cannot have been reused.
+    let handed: HashMap<u64, usize> = audited
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|m| (m.id, m.payload.as_ptr() as usize))
+        .collect();
+    for letter in &summary.dead_letters {
+        assert_eq!(
+            Some(&(letter.payload.as_ptr() as usize)),
+            handed.get(&letter.id),
+            "dead letter {} keeps the frame the plugins were handed, at the same address: \
+             a dead letter holds the frame, not a copy",
+            letter.id
+        );
+    }
 }
 
 #[tokio::test]

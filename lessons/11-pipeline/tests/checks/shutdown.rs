@@ -8,9 +8,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::{
-    Gated, Look, assert_complete_and_in_order, closed_by_server, config, connect_ingest, frame,
-    origin, plug, quiet, receive, send_frames, start, subscribe, subscribe_with_small_window,
-    unplug, until, watched, wire,
+    Gated, Look, Recorder, assert_complete_and_in_order, closed_by_server, config, connect_ingest,
+    frame, ids, origin, plug, quiet, receive, send_frames, start, subscribe,
+    subscribe_with_small_window, unplug, until, watched, wire,
 };
 
 #[tokio::test]
@@ -70,6 +70,10 @@ async fn shutdown_finishes_the_frames_waiting_in_the_queue_too() {
     config.subscriber_capacity = 1;
     config.ingest_capacity = 8;
     let pipeline = start(config).await;
+    // A plugin that handles at once: the drain hands it what waited in the
+    // queue, like any frame taken.
+    let (audit, audited) = Recorder::new("audit");
+    plug(&pipeline, audit).await;
     let mut stream = subscribe_with_small_window(&pipeline).await;
     let mut client = connect_ingest(&pipeline).await;
     let bytes = wire((0..100).map(|n| frame(4, n, FRAME)));
@@ -107,6 +111,12 @@ async fn shutdown_finishes_the_frames_waiting_in_the_queue_too() {
         sent,
         (0..summary.published as u32).collect::<Vec<_>>(),
         "the subscriber gets every frame taken, in order"
+    );
+    assert_eq!(
+        ids(&audited),
+        (0..summary.published).collect::<Vec<_>>(),
+        "every frame the shutdown finished was handed to the plugin first, those that waited \
+         in the queue too"
     );
 }
 
