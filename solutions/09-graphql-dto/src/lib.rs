@@ -83,10 +83,13 @@ async fn forward(log: MessageLog, topic: String, tx: mpsc::Sender<MessageDto>) {
     let mut seq = 0;
     loop {
         let arrived = tokio::select! {
-            arrived = log.wait_for(seq) => arrived,
+            // The subscriber first: one who left as messages came is seen
+            // before another message is copied out for nobody.
+            biased;
             // Waiting for the next message, the worker would never try a
             // `send` and so never learn that the subscriber left.
             () = tx.closed() => return,
+            arrived = log.wait_for(seq) => arrived,
         };
         if !arrived {
             return; // closed: dropping `tx` ends the subscriber's stream

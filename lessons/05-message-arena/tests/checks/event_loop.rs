@@ -103,8 +103,15 @@ async fn busy_plugins_stop_the_reading_at_max_in_flight() {
     const FRAMES: usize = 50;
     const MAX_IN_FLIGHT: usize = 3;
     let (reader, probe) = ScriptedReader::new(wire(&frames(FRAMES)), Then::Eof);
+    // Two plugins, each holding every frame it is given: `max_in_flight`
+    // counts frames, whatever the number of plugins holding each one.
     let gate = Gate::new();
-    let mut event_loop = EventLoop::new(vec![gate.clone() as Arc<dyn Plugin>], MAX_IN_FLIGHT);
+    let other = Gate::new();
+    let plugins = vec![
+        gate.clone() as Arc<dyn Plugin>,
+        other.clone() as Arc<dyn Plugin>,
+    ];
+    let mut event_loop = EventLoop::new(plugins, MAX_IN_FLIGHT);
 
     // An hour (of paused time) in which the plugin lets go of nothing:
     // however long a plugin holds its frames, the loop reads no more.
@@ -119,11 +126,22 @@ async fn busy_plugins_stop_the_reading_at_max_in_flight() {
                  {MAX_IN_FLIGHT} in flight it must stop reading (back pressure)",
                 probe.chunks_delivered()
             );
-            assert_eq!(
-                gate.holding_now(),
-                MAX_IN_FLIGHT.min(probe.chunks_delivered())
+            assert!(
+                probe.chunks_delivered() >= MAX_IN_FLIGHT,
+                "the loop read {} frames in an hour, with room for {MAX_IN_FLIGHT} in flight",
+                probe.chunks_delivered()
             );
+            for plugin in [&gate, &other] {
+                assert_eq!(
+                    plugin.holding_now(),
+                    MAX_IN_FLIGHT,
+                    "with two plugins holding every frame, each must hold max_in_flight \
+                     ({MAX_IN_FLIGHT}) frames after an hour: the bound is on frames, not on \
+                     handlers (a frame held by two plugins is one frame in flight)"
+                );
+            }
             gate.open();
+            other.open();
         },
         "the loop to finish once the plugin lets go",
     )
@@ -265,8 +283,11 @@ async fn a_run_dropped_with_frames_in_flight_leaves_the_loop_whole() {
 
 #[tokio::test(start_paused = true)]
 async fn a_handler_finishes_while_the_connection_is_silent() {
-    // One frame, then the peer says nothing, ever.
-    let (reader, _probe) = ScriptedReader::new(wire(&[b"only"]), Then::Hang);
+    // Three frames in one read, then the peer says nothing, ever: the two
+    // frames left in the receive buffer after the first are whole, and are
+    // handed out without waiting for a read that never comes.
+    let sent: [&[u8]; 3] = [b"one", b"two", b"three"];
+    let (reader, _probe) = ScriptedReader::new([wire(&sent).concat()], Then::Hang);
     let plugin = Recorder::new(|_| Duration::from_millis(1));
     let mut event_loop = EventLoop::new(vec![plugin.clone() as Arc<dyn Plugin>], 4);
 
@@ -277,10 +298,11 @@ async fn a_handler_finishes_while_the_connection_is_silent() {
     }
 
     assert_eq!(
-        plugin.seen(),
-        [b"only".to_vec()],
-        "the handler did not finish while the loop waited for the next frame: drive the \
-         handlers while you read"
+        sorted(plugin.seen()),
+        sorted(sent.iter().map(|frame| frame.to_vec()).collect()),
+        "the handlers did not finish while the loop waited for the next frame: drive the \
+         handlers while you read, and cut every whole frame out of the receive buffer \
+         before you wait for the connection again"
     );
 }
 

@@ -69,4 +69,39 @@ async fn dropping_the_response_stream_stops_a_worker_waiting_for_messages() {
         reads_before,
         "messages appended after the subscriber left were copied out for nobody"
     );
+
+    // The subscriber leaves just as a burst of another topic's messages is
+    // appended, before the worker has run again: it must see that its
+    // subscriber left before it copies more than one of them. Twenty times,
+    // so that a worker that looks at the log first even only some of the
+    // time is seen doing it: a `select!` without `biased` copies two or more
+    // in a round with odds of 1 in 4, so it passes all twenty about 3 times
+    // in 1,000.
+    for round in 0..20 {
+        let log = MessageLog::new();
+        log.append("orders", "espresso");
+        let schema = build_schema(&log);
+        let mut stream = Box::pin(subscribe(&schema, "orders"));
+        next_message("the first message", &mut stream).await;
+        settle().await; // a worker waits for the log
+        let reads_before = log.reads();
+
+        drop(stream);
+        for n in 0..10 {
+            log.append("audit", &format!("login {n}"));
+        }
+        settle().await;
+        assert!(
+            log.reads() <= reads_before + 1,
+            "round {round}: the subscriber left as 10 messages of another topic were \
+             appended, and {} were copied out for nobody: look at the subscriber \
+             (`Sender::closed`, first in a `biased` `select!`) before each copy",
+            log.reads() - reads_before,
+        );
+        assert_eq!(
+            alive_tasks(),
+            tasks_before,
+            "round {round}: a task outlived the subscription"
+        );
+    }
 }
