@@ -68,7 +68,10 @@ async fn a_pause_of_minutes_inside_a_line_loses_nothing() {
     let first = within("the first line", stream.next()).await;
     assert_eq!(payloads(&[first.expect("a line")]), ["alpha"]);
     tokio::time::sleep(Duration::from_secs(600)).await;
-    peer.write_all(b"ta\n").await.unwrap();
+    peer.write_all(b"ta\n").await.expect(
+        "the session closed the connection during ten minutes of silence: \
+         a slow peer is not a dead one, and the session has no timeout",
+    );
     drop(peer);
 
     let rest = drain(stream).await;
