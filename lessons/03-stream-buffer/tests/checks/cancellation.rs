@@ -35,8 +35,9 @@ async fn dropping_the_stream_stops_a_worker_blocked_on_sending() {
 #[tokio::test(start_paused = true)]
 async fn dropping_the_stream_stops_a_worker_waiting_on_a_silent_connection() {
     let tasks_before = alive_tasks();
-    // Two lines, then the peer says nothing, ever.
-    let (reader, probe) = ScriptedReader::new(["hello\n", "world\n"], Then::Hang);
+    // Two lines and half of a third, then the peer says nothing, ever: the
+    // worker waits inside a line, and must still stop.
+    let (reader, probe) = ScriptedReader::new(["hello\n", "world\n", "hal"], Then::Hang);
 
     let mut stream = Box::pin(Session::new(reader).into_stream(4));
     within("the first line", stream.next()).await;

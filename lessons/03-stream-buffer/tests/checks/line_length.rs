@@ -64,6 +64,15 @@ async fn lines_up_to_the_limit_pass_and_the_default_is_64_kib() {
         payloads(&items),
         [exactly.as_str(), "short", exactly.as_str()]
     );
+
+    // A raised limit is the limit too: the default is no cap of its own.
+    let raised = "z".repeat(2 * DEFAULT_MAX_LINE_LENGTH);
+    let (reader, _probe) = ScriptedReader::new([format!("{raised}\n")], Then::Eof);
+    let session = Session::new(reader).with_max_line_length(raised.len());
+
+    let items = drain(session.into_stream(4)).await;
+
+    assert_eq!(payloads(&items), [raised.as_str()]);
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,24 +1,27 @@
 //! Every line arrives, once, in order, numbered from 0; then the stream ends.
 
 use std::io::ErrorKind;
+use std::time::Duration;
 
 use futures::StreamExt;
 use lesson::Session;
 use lesson_support::{ScriptedReader, Then, within};
+use tokio::io::AsyncWriteExt;
 
 use super::{drain, payloads, three_lines_then_an_error_for_a_late_consumer};
 
 #[tokio::test(start_paused = true)]
 async fn lines_arrive_in_order_and_complete() {
     // Lines cut across reads, as a real connection delivers them; two
-    // sessions one after the other, each numbering its own responses.
+    // sessions one after the other, each numbering its own responses. A
+    // line is every byte before its `\n`: a `\r` there is the line's too.
     for session in ["the first", "a second"] {
-        let chunks = ["al", "pha\nbe", "ta\n", "\n", "gam", "ma\ndelta"];
+        let chunks = ["al", "pha\nbe", "ta\r\n", "\n", "gam", "ma\ndelta"];
         let (reader, _probe) = ScriptedReader::new(chunks, Then::Eof);
 
         let items = drain(Session::new(reader).into_stream(4)).await;
 
-        assert_eq!(payloads(&items), ["alpha", "beta", "", "gamma", "delta"]);
+        assert_eq!(payloads(&items), ["alpha", "beta\r", "", "gamma", "delta"]);
         let seqs: Vec<u64> = items
             .iter()
             .map(|item| item.as_ref().unwrap().seq)
@@ -53,6 +56,31 @@ async fn lines_arrive_whole_when_the_connection_pauses_inside_them() {
         .map(|item| item.as_ref().unwrap().seq)
         .collect();
     assert_eq!(seqs, [0, 1, 2, 3, 4]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pause_of_minutes_inside_a_line_loses_nothing() {
+    // The peer stops for ten minutes in the middle of a line, then goes on.
+    // The session has no timeout of its own: a slow peer is not a dead one.
+    let (mut peer, connection) = tokio::io::duplex(64);
+    let mut stream = Box::pin(Session::new(connection).into_stream(4));
+    peer.write_all(b"alpha\nbe").await.unwrap();
+    let first = within("the first line", stream.next()).await;
+    assert_eq!(payloads(&[first.expect("a line")]), ["alpha"]);
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    peer.write_all(b"ta\n").await.expect(
+        "the session closed the connection during ten minutes of silence: \
+         a slow peer is not a dead one, and the session has no timeout",
+    );
+    drop(peer);
+
+    let rest = drain(stream).await;
+
+    assert_eq!(
+        payloads(&rest),
+        ["beta"],
+        "ten minutes of silence inside a line is a pause, not an error"
+    );
 }
 
 #[tokio::test(start_paused = true)]
