@@ -92,7 +92,7 @@ async fn a_message_handed_to_no_plugin_is_done_at_once() {
     let live = Arc::new(AtomicUsize::new(0));
 
     // No plugin yet: nobody owes the message an answer.
-    within("send", dispatcher.send(tracked(b"to no one", &live)))
+    let first = within("send", dispatcher.send(tracked(b"to no one", &live)))
         .await
         .unwrap();
     assert_eq!(
@@ -125,5 +125,10 @@ async fn a_message_handed_to_no_plugin_is_done_at_once() {
         live.load(Ordering::SeqCst),
         0,
         "a message sent after every plugin was unplugged is still held"
+    );
+    assert_ne!(
+        first, id,
+        "two messages, each handed to no plugin, got the same id: every accepted \
+         message has an id of its own"
     );
 }

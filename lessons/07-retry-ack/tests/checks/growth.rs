@@ -84,3 +84,40 @@ fn a_dispatcher_that_lives_on_keeps_nothing_of_the_messages_it_is_done_with() {
         counted.bytes_current
     );
 }
+
+#[test]
+fn messages_to_no_plugin_and_plugins_unplugged_leave_nothing_behind() {
+    const ROUNDS: u64 = 2_000;
+    let runtime = paused_runtime();
+    let (dispatcher, _dead_letters) = runtime
+        .block_on(async { Dispatcher::new(policy(2, 1, 2, 1), |ceiling: Duration| ceiling) });
+    let round = || {
+        runtime.block_on(async {
+            for n in 0..ROUNDS {
+                // Handed to no plugin: done at once.
+                within("send", dispatcher.send(Bytes::from_static(b"to no one")))
+                    .await
+                    .unwrap();
+                // A plugin plugged in and unplugged again, owing nothing.
+                within("plug", dispatcher.plug(std::sync::Arc::new(Flaky(n))))
+                    .await
+                    .unwrap();
+                within("unplug", dispatcher.unplug("flaky")).await.unwrap();
+            }
+            settle().await;
+            assert_eq!(within("in_flight", dispatcher.in_flight()).await, Ok(0));
+        })
+    };
+    round();
+    let ((), counted) = count_allocations(round);
+    assert!(
+        counted.count_current < 20 && counted.bytes_current < 1024,
+        "{ROUNDS} more messages handed to no plugin, and as many plugins plugged in \
+         and unplugged, and {} more allocations ({} bytes) are alive than before \
+         them (fewer than 20, and less than 1 KiB, may be): something is kept per \
+         message or per plugin after it is gone (a record of a message nobody \
+         owed, a place or a number of an unplugged plugin?)",
+        counted.count_current,
+        counted.bytes_current
+    );
+}

@@ -181,3 +181,108 @@ async fn a_base_above_the_cap_is_held_to_the_cap() {
     let tried_at = tried_at_ms(&failing, start, |_| true);
     assert_eq!(tried_at, [0, 200, 400, 600]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_cap_of_duration_max_and_a_factor_of_ten_never_overflow() {
+    // A jitter that always picks zero: the 40 tries follow one another at once.
+    let (jitter, asked) = recording_jitter(|_, _| Duration::ZERO);
+    let policy = RetryPolicy {
+        max_tries: 40,
+        base: Duration::from_millis(1),
+        factor: 10,
+        cap: Duration::MAX,
+    };
+    let (failing, _) = one_message_that_always_fails(policy, jitter).await;
+
+    assert_eq!(
+        failing.tries().len(),
+        40,
+        "a message that always fails is tried max_tries = 40 times: with a factor \
+         of 10, 10^(n - 1) passes u32::MAX at the 11th retry, and a ceiling of 1 ms \
+         times 10^(n - 1) passes Duration::MAX at the 24th; neither may overflow"
+    );
+    let ceilings: Vec<u128> = asked
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(c, _)| c.as_nanos())
+        .collect();
+    // 1 ms times 10^(n - 1), exactly, as long as 10^(n - 1) fits a u32; past
+    // that, ceilings of months and years: they may only grow.
+    let expected: Vec<u128> = (0..10).map(|n| 10_u128.pow(6 + n)).collect();
+    assert_eq!(
+        ceilings[..10],
+        expected,
+        "the ceiling, in nanoseconds, grows tenfold from 1 ms"
+    );
+    assert!(
+        ceilings.is_sorted(),
+        "past the 10th retry the ceiling (held to the cap of Duration::MAX) may \
+         only grow: {ceilings:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn ceilings_that_are_not_whole_milliseconds_are_kept_exactly() {
+    // A jitter that always picks the ceiling: each wait is the ceiling.
+    let (jitter, asked) = recording_jitter(|ceiling, _| ceiling);
+    let policy = RetryPolicy {
+        max_tries: 4,
+        base: Duration::from_micros(1_500),
+        factor: 3,
+        cap: Duration::from_micros(10_250),
+    };
+    let (failing, _) = one_message_that_always_fails(policy, jitter).await;
+
+    let ceilings: Vec<u128> = asked
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(c, _)| c.as_micros())
+        .collect();
+    assert_eq!(
+        ceilings,
+        [1_500, 4_500, 10_250],
+        "base 1.5 ms, factor 3, cap 10.25 ms: the ceilings, in microseconds, are \
+         exact, not rounded to whole milliseconds"
+    );
+    // tokio's timer counts whole milliseconds: the waits themselves end on
+    // the next millisecond, so only the ceilings are exact.
+    assert_eq!(failing.tries().len(), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wait_that_began_later_and_ends_later_does_not_hold_up_an_earlier_one() {
+    // A jitter that always picks the ceiling: each first wait is 100 ms.
+    let (jitter, _) = recording_jitter(|ceiling, _| ceiling);
+    let (dispatcher, _dead_letters) = Dispatcher::new(policy(2, 100, 2, 1_000), jitter);
+    // Message 0 fails at once; message 1 works 10 ms, then fails.
+    let failing = Scripted::new("failing", |id, _| {
+        if id == 0 {
+            Act::Fail
+        } else {
+            Act::FailAfter(Duration::from_millis(10))
+        }
+    });
+    within("plug", dispatcher.plug(failing.clone()))
+        .await
+        .unwrap();
+
+    let start = Instant::now();
+    let first = within("send", dispatcher.send("fails at once".into()))
+        .await
+        .unwrap();
+    let second = within("send", dispatcher.send("fails after 10 ms".into()))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    let tried_at = |id: u64| tried_at_ms(&failing, start, |t| t == id);
+    assert_eq!(
+        (tried_at(first), tried_at(second)),
+        (vec![0, 100], vec![0, 110]),
+        "message {first} fails at 0 ms and is due at 100 ms; message {second} \
+         fails at 10 ms and is due at 110 ms: the wait set second, due later, does \
+         not move the first one's retry (one timer set to the newest wait?)"
+    );
+}

@@ -154,6 +154,7 @@ async fn shutdown_under_load_finishes_every_accepted_message() {
 
 #[tokio::test(start_paused = true)]
 async fn shutdown_reports_what_it_could_not_finish_by_the_deadline() {
+    let tasks_before = lesson_support::alive_tasks();
     // Retries of "failing" wait a second, longer than the deadline.
     let (jitter, _) = recording_jitter(|ceiling, _| ceiling);
     let (dispatcher, mut dead_letters) = Dispatcher::new(policy(10, 1_000, 2, 10_000), jitter);
@@ -224,6 +225,13 @@ async fn shutdown_reports_what_it_could_not_finish_by_the_deadline() {
         stuck.dropped(),
         3,
         "the three tries still running at the deadline are dropped"
+    );
+    assert_eq!(
+        lesson_support::alive_tasks(),
+        tasks_before,
+        "once the shutdown has returned, nothing of the dispatcher runs on: not \
+         its loop, not a try, not a wait (a timer spawned as a task that nothing \
+         stops?)"
     );
     let letters = all_letters(&mut dead_letters).await;
     assert!(
@@ -444,4 +452,105 @@ async fn dropping_every_handle_still_finishes_what_was_accepted() {
         "the message was accepted before the last handle was dropped: it is \
          retried and acked all the same, not dropped with the loop"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shutdown_with_nothing_owed_returns_at_once() {
+    let (jitter, _) = recording_jitter(|ceiling, _| ceiling);
+    let (dispatcher, _dead_letters) = Dispatcher::new(policy(3, 10, 2, 100), jitter);
+    let quick = Scripted::new("quick", |_, _| Act::Ack);
+    within("plug", dispatcher.plug(quick.clone()))
+        .await
+        .unwrap();
+    let id = within("send", dispatcher.send(payload(0))).await.unwrap();
+    settle().await;
+    assert_eq!(quick.acks_of(id), 1);
+
+    let asked = Instant::now();
+    let report = within("shutdown", dispatcher.shutdown(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    assert_eq!(
+        asked.elapsed(),
+        Duration::ZERO,
+        "nothing was owed when the shutdown began, so it is done at once: it \
+         returns then, not at its deadline (is \"done\" only looked at after a \
+         try or a wait ends?)"
+    );
+    assert!(report.unfinished.is_empty(), "{report:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_during_a_shutdown_keep_their_backoff() {
+    // A jitter that always picks the ceiling: waits of 100 and 200 ms.
+    let (jitter, _) = recording_jitter(|ceiling, _| ceiling);
+    let (dispatcher, mut dead_letters) = Dispatcher::new(policy(3, 100, 2, 1_000), jitter);
+    let failing = Scripted::new("failing", |_, _| Act::Fail);
+    within("plug", dispatcher.plug(failing.clone()))
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let id = within("send", dispatcher.send(payload(0))).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+
+    let report = within("shutdown", dispatcher.shutdown(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    let tried_at: Vec<u128> = failing
+        .tries()
+        .iter()
+        .map(|t| (t.at - start).as_millis())
+        .collect();
+    assert_eq!(
+        tried_at,
+        [0, 100, 300],
+        "a shutdown at 10 ms drains the retries on their schedule (waits of 100 \
+         and 200 ms): a drain does not skip the backoff to finish sooner"
+    );
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_millis(300),
+        "the shutdown returns when the third try is dead-lettered"
+    );
+    assert!(report.unfinished.is_empty(), "{report:?}");
+    let letters = all_letters(&mut dead_letters).await;
+    assert!(
+        matches!(&letters[..], [letter] if letter.id == id && letter.tries == 3),
+        "{letters:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_caller_that_gives_up_on_its_call_stops_nothing() {
+    use futures::FutureExt;
+
+    let (jitter, _) = recording_jitter(|ceiling, _| ceiling);
+    let (dispatcher, _dead_letters) = Dispatcher::new(policy(3, 10, 2, 100), jitter);
+    let slow = Scripted::new("slow", |_, _| Act::AckAfter(Duration::from_millis(100)));
+    within("plug", dispatcher.plug(slow.clone())).await.unwrap();
+    let id = within("send", dispatcher.send(payload(0))).await.unwrap();
+
+    // Callers that drop their calls after the command is queued (a timeout
+    // around them, a `select!` that took another branch): nobody hears the
+    // answer.
+    assert_eq!(dispatcher.send(payload(1)).now_or_never(), None);
+    assert_eq!(dispatcher.in_flight().now_or_never(), None);
+    assert_eq!(dispatcher.plug(slow.clone()).now_or_never(), None);
+    settle().await;
+
+    assert!(
+        within("in_flight", dispatcher.in_flight()).await.is_ok(),
+        "a caller dropped its call, and the dispatcher stopped answering (a \
+         reply sent with `expect`?)"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        slow.acks_of(id),
+        1,
+        "the message accepted before was finished"
+    );
+    let report = within("shutdown", dispatcher.shutdown(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    assert!(report.unfinished.is_empty(), "{report:?}");
 }

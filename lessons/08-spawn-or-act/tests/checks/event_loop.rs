@@ -106,13 +106,15 @@ async fn frames_cut_into_pieces_arrive_whole_while_the_timer_fires() {
 #[tokio::test(start_paused = true)]
 async fn frames_that_arrive_together_leave_together_at_the_next_flush() {
     const FLUSH_EVERY: Duration = Duration::from_millis(5);
-    let (mut peer, connection) = tokio::io::duplex(4096);
+    let (mut peer, connection) = tokio::io::duplex(64 * 1024);
     let (sender, mut batches) = mpsc::channel(64);
     let running = tokio::spawn(run_connection(connection, FLUSH_EVERY, sender));
     sleep(Duration::from_millis(2)).await; // the loop is up and waiting
 
-    for round in 0..3 {
-        let payloads: Vec<String> = (0..10)
+    // Ten frames, then ten times more, then a hundred times more: a batch
+    // holds what came, however much that is.
+    for (round, frames) in [10, 100, 1_000].into_iter().enumerate() {
+        let payloads: Vec<String> = (0..frames)
             .map(|n| format!("round {round} frame {n}"))
             .collect();
         within("a write", peer.write_all(&encode(&payloads)))
@@ -130,7 +132,8 @@ async fn frames_that_arrive_together_leave_together_at_the_next_flush() {
         assert_eq!(
             texts(&batch),
             payloads,
-            "ten frames that arrived in one write are sent on in one batch"
+            "{frames} frames that arrived in one write are sent on in one batch \
+             (a batch cut at a size of your own?)"
         );
         assert!(
             written.elapsed() <= FLUSH_EVERY,
@@ -599,5 +602,41 @@ async fn input_that_is_always_ready_does_not_put_the_flush_off() {
         "the first batch held all {FRAMES} frames, which were all ready: it came after \
          {took:?}, and the flush is every {FLUSH_EVERY:?}. While a read is ready, is the \
          timer never polled (`biased;` with the read first)?"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_frame_as_long_as_lesson_04_allows_arrives_whole() {
+    // Lesson 04's limit, DEFAULT_MAX_FRAME_LENGTH: a frame of exactly that
+    // length is allowed.
+    const LENGTH: usize = 8 * 1024 * 1024;
+    let (mut peer, connection) = tokio::io::duplex(64 * 1024);
+    let (sender, mut batches) = mpsc::channel(4);
+    let running = tokio::spawn(run_connection(connection, Duration::from_millis(5), sender));
+    let payload: Vec<u8> = (0..LENGTH).map(|n| (n % 251) as u8).collect();
+    let writer = tokio::spawn({
+        let wire = encode(&[&payload]);
+        async move {
+            peer.write_all(&wire).await.unwrap();
+            // The connection ends once the frame is written.
+        }
+    });
+
+    let batch = within("the batch of the 8 MiB frame", batches.recv())
+        .await
+        .expect("a batch before the loop ends");
+    assert!(
+        batch.len() == 1 && batch[0][..] == payload[..],
+        "a frame of {LENGTH} bytes, lesson 04's limit, arrives whole (is the limit \
+         a smaller one of your own?): a batch of {} frames, of {:?} bytes",
+        batch.len(),
+        batch.iter().map(Bytes::len).collect::<Vec<_>>()
+    );
+    within("the writer", writer).await.unwrap();
+    let ended = within("the loop to end with the input", running).await;
+    assert!(
+        matches!(ended, Ok(Ok(()))),
+        "the input ended after a frame of the largest length allowed, and the \
+         loop says {ended:?}"
     );
 }
