@@ -30,6 +30,11 @@ pub const DEFAULT_CAPACITY: usize = 64;
 /// record is longer).
 const READ_SIZE: usize = 16 * 1024;
 
+/// The least room a read is given. `reserve` makes a new buffer only when
+/// the one it has is left with less, not at every read while snapshots
+/// still share it.
+const MIN_READ: usize = 4096;
+
 /// The gRPC service: one subscription per call, each on an upstream of its
 /// own from `connect`, which gets the device's name (`None`: no such
 /// device).
@@ -123,10 +128,13 @@ where
                     return; // the response stream was dropped
                 }
             }
-            // Room for a full read. Only the unfinished record at the end
-            // of the buffer can be moved by this, never a record a
-            // snapshot holds (lesson 03 draws it).
-            self.buf.reserve(READ_SIZE.max(self.record_len));
+            // Room for a read, and for the rest of the unfinished record:
+            // nothing happens while the buffer has that much left, so one
+            // buffer serves many reads. Only the unfinished record at its
+            // end can be moved by this, never a record a snapshot holds
+            // (lesson 03 draws it).
+            let room = MIN_READ.max(self.record_len.saturating_sub(self.buf.len()));
+            self.buf.reserve(room);
             let read = tokio::select! {
                 read = self.upstream.read_buf(&mut self.buf) => read,
                 // tonic drops the response stream when the client goes

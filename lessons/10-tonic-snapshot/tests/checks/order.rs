@@ -119,49 +119,63 @@ async fn an_unknown_device_is_refused_with_not_found() {
 #[tokio::test(start_paused = true)]
 async fn a_read_error_of_any_kind_ends_the_stream_with_unavailable() {
     // Each upstream fails once, then reports its end, as a socket does after
-    // a reset: the error is the end, whatever its kind, and trying again
-    // would only find a clean end that hides it. The device answers every
-    // `connect` with a fresh upstream: connecting again after the error
-    // would start its records over, in the same stream.
+    // a reset: the error is the end, whatever its kind (`Interrupted` too:
+    // nothing here asks for a retry), and trying again would only find a
+    // clean end that hides it. The device answers every `connect` with a
+    // fresh upstream: connecting again after the error would start its
+    // records over, in the same stream. The error comes between records,
+    // and inside one: a read that failed is `Unavailable` either way, not
+    // a record cut short (`DataLoss` is for an upstream that ended).
     for kind in [
         io::ErrorKind::ConnectionReset,
         io::ErrorKind::BrokenPipe,
         io::ErrorKind::TimedOut,
+        io::ErrorKind::Interrupted,
         io::ErrorKind::Other,
     ] {
-        let feed = SnapshotFeed::new(16, move |_: &str| {
-            Some(records_upstream(3, 16, Then::FailOnce(kind)))
-        });
-        let stream = subscribe_directly(&feed, "sensor")
-            .await
-            .expect("a known device");
-        let items: Vec<_> = within("the stream to end", stream.take(1_000).collect()).await;
+        for inside_a_record in [false, true] {
+            let feed = SnapshotFeed::new(16, move |_: &str| {
+                let mut chunks: Vec<Vec<u8>> = (0..3).map(|n| record(n, 16)).collect();
+                if inside_a_record {
+                    chunks.push(record(3, 16)[..10].to_vec());
+                }
+                Some(Upstream::new(ScriptedReader::new(
+                    chunks,
+                    Then::FailOnce(kind),
+                )))
+            });
+            let stream = subscribe_directly(&feed, "sensor")
+                .await
+                .expect("a known device");
+            let items: Vec<_> = within("the stream to end", stream.take(1_000).collect()).await;
 
-        let snapshots: Vec<_> = items
-            .iter()
-            .take(3)
-            .filter_map(|item| item.clone().ok())
-            .collect();
-        assert_eq!(
-            snapshots.len(),
-            3,
-            "the three records before the {kind:?} error: {items:?}"
-        );
-        assert_in_order(&snapshots, 16);
-        assert_eq!(
-            items.len(),
-            4,
-            "three records, then the status, and nothing after it (no second \
-             try, no second connection): {items:?}"
-        );
-        let status = items[3]
-            .clone()
-            .expect_err("the read failed: the stream ends with an error");
-        assert_eq!(
-            status.code(),
-            Code::Unavailable,
-            "a read that failed with {kind:?} is Unavailable: {status:?}"
-        );
+            let snapshots: Vec<_> = items
+                .iter()
+                .take(3)
+                .filter_map(|item| item.clone().ok())
+                .collect();
+            assert_eq!(
+                snapshots.len(),
+                3,
+                "the three records before the {kind:?} error: {items:?}"
+            );
+            assert_in_order(&snapshots, 16);
+            assert_eq!(
+                items.len(),
+                4,
+                "three records, then the status, and nothing after it (no second \
+                 try, no second connection): {items:?}"
+            );
+            let status = items[3]
+                .clone()
+                .expect_err("the read failed: the stream ends with an error");
+            assert_eq!(
+                status.code(),
+                Code::Unavailable,
+                "a read that failed with {kind:?} (inside a record: \
+                 {inside_a_record}) is Unavailable: {status:?}"
+            );
+        }
     }
 }
 
@@ -169,27 +183,37 @@ async fn a_read_error_of_any_kind_ends_the_stream_with_unavailable() {
 async fn a_device_subscribed_to_again_is_numbered_from_0_again() {
     // A client that calls again (after an end, or to retry) gets a new
     // subscription: its records are numbered from 0, whatever the device's
-    // name, and nothing of the first subscription carries over.
+    // name, and nothing of the first subscription carries over, not even
+    // the 10 bytes of the record it was cut short in.
     let devices = Devices::default();
     let feed = devices.feed(16);
     for call in ["first", "second"] {
-        let _ = devices
-            .clone()
-            .with("sensor", records_upstream(3, 16, Then::Eof));
+        let mut chunks: Vec<Vec<u8>> = (0..3).map(|n| record(n, 16)).collect();
+        chunks.push(record(3, 16)[..10].to_vec());
+        let upstream = Upstream::new(ScriptedReader::new(chunks, Then::Eof));
+        let _ = devices.clone().with("sensor", upstream);
         let stream = subscribe_directly(&feed, "sensor")
             .await
             .expect("a known device");
         let items: Vec<_> = within("the stream to end", stream.take(10).collect()).await;
-        let snapshots: Vec<_> = items
-            .into_iter()
-            .map(|item| item.expect("no error was scripted"))
-            .collect();
         assert_eq!(
-            snapshots.len(),
-            3,
-            "{call} subscription: every record, once"
+            items.len(),
+            4,
+            "{call} subscription: three records, then the status: {items:?}"
         );
+        let snapshots: Vec<_> = items[..3]
+            .iter()
+            .map(|item| item.clone().expect("three whole records"))
+            .collect();
         assert_in_order(&snapshots, 16);
+        let status = items[3]
+            .clone()
+            .expect_err("the last record was cut short: the stream ends with an error");
+        assert_eq!(
+            status.code(),
+            Code::DataLoss,
+            "{call} subscription: {status:?}"
+        );
     }
 }
 

@@ -57,11 +57,24 @@ async fn snapshots_are_the_bytes_the_upstream_wrote() {
 
 #[test]
 fn handing_out_a_snapshot_allocates_nothing() {
+    // 100 records a read, as a busy connection delivers them, and a client
+    // that keeps up: each snapshot is dropped as soon as it is seen.
+    allocations_for_2_000_records(2_000, false);
+    // One record a read, as a quiet device sends them, to a client slower
+    // than the device: at every read the queue (of the default 64) holds
+    // views of the buffer. A new buffer is due when this one is nearly
+    // full, not at every read because snapshots still share it.
+    allocations_for_2_000_records(20, true);
+}
+
+/// Reads 2,000 records of 20 bytes that the upstream delivers `read` bytes
+/// at a time, the client dropping each snapshot when it sees it, and
+/// letting the worker fill the queue again first if `slow`.
+fn allocations_for_2_000_records(read: usize, slow: bool) {
     const RECORDS: usize = 2_000;
     const LEN: usize = 20;
-    // 100 records a read, as a busy connection delivers them.
     let input: Vec<u8> = (0..RECORDS).flat_map(|n| record(n, LEN)).collect();
-    let chunks: Vec<&[u8]> = input.chunks(2_000).collect();
+    let chunks: Vec<&[u8]> = input.chunks(read).collect();
     let upstream = Upstream::new(ScriptedReader::new(chunks, Then::Eof));
     let feed = Devices::default().with("sensor", upstream).feed(LEN);
     let runtime = paused_runtime();
@@ -77,6 +90,10 @@ fn handing_out_a_snapshot_allocates_nothing() {
             while let Some(item) = within("the next snapshot", stream.next()).await {
                 item.expect("no error was scripted");
                 received += 1;
+                if slow {
+                    // The worker reads again while the queue holds the rest.
+                    tokio::task::yield_now().await;
+                }
             }
             received
         })
@@ -89,8 +106,10 @@ fn handing_out_a_snapshot_allocates_nothing() {
     // is 2,000.
     assert!(
         counted.count_total < (RECORDS / 10) as u64,
-        "{} allocations for {RECORDS} records: a snapshot must be a view of \
-         the buffer (`split_to(..).freeze()`), not a new allocation",
+        "{} allocations for {RECORDS} records in reads of {read} bytes (a slow \
+         client: {slow}): a snapshot must be a view of the buffer \
+         (`split_to(..).freeze()`), not a new allocation, and a buffer that \
+         snapshots share is renewed when it is nearly full, not at every read",
         counted.count_total,
     );
 }
