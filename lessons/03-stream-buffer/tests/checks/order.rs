@@ -108,10 +108,13 @@ async fn read_error_reaches_the_consumer_after_the_lines_before_it() {
     // retry `Interrupted`, and `WouldBlock` means "not ready" on a
     // non-blocking std socket, but an `AsyncRead` that is not ready returns
     // `Pending`, and one that returns either error has chosen to report it.
+    // `UnexpectedEof` is an error too, not the connection's end (that is a
+    // read of 0 bytes): the half line it cut short is no last line.
     for kind in [
         ErrorKind::ConnectionReset,
         ErrorKind::Interrupted,
         ErrorKind::WouldBlock,
+        ErrorKind::UnexpectedEof,
     ] {
         let (reader, _probe) = ScriptedReader::new(["a\nb\n", "unfin"], Then::FailOnce(kind));
 
