@@ -2,6 +2,9 @@
 //! has one) stops, copies nothing more, and no task is left behind, whether
 //! it was waiting for the subscriber or for the next message.
 
+use std::time::Duration;
+
+use futures::StreamExt;
 use lesson::{MessageLog, build_schema};
 use lesson_support::{alive_tasks, settle};
 
@@ -49,6 +52,10 @@ async fn dropping_the_response_stream_stops_a_worker_waiting_for_messages() {
     next_message("the first message", &mut stream).await;
     next_message("the second message", &mut stream).await;
     settle().await; // everything is read: a worker waits for the log
+    // The subscriber waits a second for a third message, gives up and
+    // leaves: whatever its waiting started must end with it.
+    let third = tokio::time::timeout(Duration::from_secs(1), stream.next()).await;
+    assert!(third.is_err(), "no third message was appended: {third:?}");
 
     drop(stream);
     settle().await;
