@@ -2,7 +2,10 @@
 //! to its pace, all the way back to the sockets: the pipeline takes a
 //! bounded number of frames it cannot pass on, and loses none.
 
+use lesson::{Pipeline, Snapshot};
+use lesson_support::count_allocations;
 use tokio::io::AsyncWriteExt;
+use tonic::Streaming;
 
 use super::{
     Look, STREAM_WINDOW, Stuck, assert_complete_and_in_order, config, connect_ingest, quiet,
@@ -173,4 +176,52 @@ async fn a_silent_subscriber_holds_no_more_than_its_channel_and_its_window() {
          (at most {bound}): a subscriber's channel holds what `subscriber_capacity` says",
         held.published
     );
+}
+
+/// One round of `n` subscribers, one after another: each subscribes and
+/// goes away, then a frame is published to `stays` (and to it, if it is
+/// still there).
+async fn subscribers_come_and_go(
+    pipeline: &Pipeline,
+    stays: &mut Streaming<Snapshot>,
+    first: u32,
+    n: u32,
+) {
+    for client in first..first + n {
+        drop(subscribe(pipeline).await);
+        let sent = send_frames(pipeline, client, 1, 16);
+        watched(Look::Pipeline(pipeline), "the client to finish", sent)
+            .await
+            .unwrap();
+        let snapshot = receive(pipeline, stays, 1).await;
+        assert_complete_and_in_order(&snapshot, &[(client, 1)]);
+    }
+    quiet(pipeline).await;
+}
+
+#[test]
+fn subscribers_that_left_leave_nothing_behind_while_the_pipeline_runs() {
+    const ROUND: u32 = 32;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime for the check");
+    let pipeline = runtime.block_on(start(config()));
+    let mut stays = runtime.block_on(subscribe(&pipeline));
+    // A first round grows what grows once.
+    runtime.block_on(subscribers_come_and_go(&pipeline, &mut stays, 0, ROUND));
+    let ((), counted) = count_allocations(|| {
+        runtime.block_on(subscribers_come_and_go(&pipeline, &mut stays, ROUND, ROUND))
+    });
+    // A subscriber that went away is dropped: its channel with it.
+    assert!(
+        counted.count_current < i64::from(ROUND) / 2,
+        "{ROUND} more subscribers, each gone, left {} allocations ({} bytes) alive: \
+         something is kept per subscriber after it goes away (its channel?)",
+        counted.count_current,
+        counted.bytes_current
+    );
+    // Dropped, not shut down: a pipeline whose shutdown hangs fails the
+    // shutdown checks, not this one.
+    drop(pipeline);
 }

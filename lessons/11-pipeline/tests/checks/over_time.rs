@@ -14,7 +14,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 use super::{
-    Stuck, config, connect_ingest, quiet, receive, start_paused, subscribe, through, until,
+    Look, Stuck, assert_complete_and_in_order, config, connect_ingest, quiet, receive, send_frames,
+    start_paused, subscribe, subscribe_with_small_window, through, until, watched,
 };
 
 const MINUTES: Duration = Duration::from_secs(600);
@@ -72,6 +73,34 @@ async fn a_plugin_stuck_for_minutes_still_holds_the_pipeline_and_loses_nothing()
         FRAMES as usize,
         "each handled once"
     );
+}
+
+#[tokio::test]
+async fn a_subscriber_that_reads_nothing_for_minutes_loses_nothing() {
+    // Frames of 1 KiB: the silent one's channel and HTTP/2 window hold
+    // about 140 of them, far fewer than are sent.
+    const FRAMES: u32 = 300;
+    let mut config = config();
+    config.subscriber_capacity = 8;
+    let (clock, pipeline) = start_paused(config).await;
+    let mut silent = subscribe_with_small_window(&pipeline).await;
+    let client = send_frames(&pipeline, 3, FRAMES, 1024);
+    until(&pipeline, "a frame to be published", |s| s.published > 0).await;
+    let held = quiet(&pipeline).await;
+    assert!(
+        held.published < u64::from(FRAMES),
+        "all {FRAMES} frames were published while the subscriber read none: it was dropped \
+         for being slow, or its frames were"
+    );
+    // Ten minutes with no room: slow is not gone, and a subscriber is
+    // dropped only when it disconnects.
+    clock.pass(MINUTES).await;
+
+    let snapshots = receive(&pipeline, &mut silent, FRAMES as usize).await;
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
+    assert_complete_and_in_order(&snapshots, &[(3, FRAMES)]);
 }
 
 /// Fails the first four tries of every message, and notes when, on the

@@ -446,3 +446,35 @@ async fn unplugging_a_name_unplugs_every_plugin_of_that_name() {
         summary.dead_letters
     );
 }
+
+#[tokio::test]
+async fn plugins_named_alike_each_settle_what_they_were_handed() {
+    const FRAMES: u32 = 50;
+    let pipeline = start(config()).await;
+    // Two plugins of one name, both handling: a name says what a plugin
+    // is, not which one; each one's outcomes settle its own messages.
+    let (one, seen_one) = Recorder::new("twin");
+    let (two, seen_two) = Recorder::new("twin");
+    plug(&pipeline, one).await;
+    through(&pipeline, two, 7, FRAMES, 16).await;
+    let all: Vec<u64> = (0..u64::from(FRAMES)).collect();
+    assert_eq!(
+        ids(&seen_one),
+        all,
+        "the first twin handles every frame once"
+    );
+    assert_eq!(
+        ids(&seen_two),
+        all,
+        "the second twin handles every frame once"
+    );
+    let summary = until(&pipeline, "all to be published", |s| {
+        s.published == u64::from(FRAMES)
+    })
+    .await;
+    assert!(
+        summary.dead_letters.is_empty(),
+        "{:?}",
+        summary.dead_letters
+    );
+}
