@@ -207,18 +207,23 @@ async fn a_cap_of_duration_max_and_a_factor_of_ten_never_overflow() {
         .iter()
         .map(|(c, _)| c.as_nanos())
         .collect();
-    // 1 ms times 10^(n - 1), exactly, as long as 10^(n - 1) fits a u32; past
-    // that, ceilings of months and years: they may only grow.
-    let expected: Vec<u128> = (0..10).map(|n| 10_u128.pow(6 + n)).collect();
+    // min(cap, 1 ms times 10^(n - 1)), exactly, for every retry: past the
+    // 10th, ceilings of months and years, and from the 24th on, the cap.
+    let max = Duration::MAX.as_nanos();
+    let expected: Vec<u128> = (0..39)
+        .map(|n| 10_u128.checked_pow(6 + n).map_or(max, |c| c.min(max)))
+        .collect();
     assert_eq!(
         ceilings[..10],
-        expected,
+        expected[..10],
         "the ceiling, in nanoseconds, grows tenfold from 1 ms"
     );
-    assert!(
-        ceilings.is_sorted(),
-        "past the 10th retry the ceiling (held to the cap of Duration::MAX) may \
-         only grow: {ceilings:?}"
+    assert_eq!(
+        ceilings, expected,
+        "past the 10th retry, where 10^(n - 1) no longer fits a u32, the ceiling \
+         is still min(cap, base * factor^(n - 1)), in nanoseconds: it keeps \
+         growing tenfold until it reaches the cap of Duration::MAX (not held \
+         at base * u32::MAX, nor at a bound of its own)"
     );
 }
 

@@ -36,7 +36,12 @@ async fn unplugging_a_plugin_dead_letters_what_it_still_owed_and_hands_it_nothin
     let steady = Scripted::new("steady", |_, _| Act::Ack);
     let failing = Scripted::new("failing", |_, _| Act::Fail);
     let stuck = Scripted::new("stuck", |_, _| Act::Hang);
-    for plugin in [&steady, &failing, &stuck] {
+    // Fails its first try, then hangs in its retry.
+    let relapsing = Scripted::new(
+        "relapsing",
+        |_, n| if n == 1 { Act::Fail } else { Act::Hang },
+    );
+    for plugin in [&steady, &failing, &stuck, &relapsing] {
         within("plug", dispatcher.plug(Arc::clone(plugin) as _))
             .await
             .unwrap();
@@ -84,6 +89,32 @@ async fn unplugging_a_plugin_dead_letters_what_it_still_owed_and_hands_it_nothin
         stuck.dropped(),
         ids.len(),
         "the unplugged plugin's running tries are dropped, not left running"
+    );
+
+    // Unplugged while its retries run: those tries are dropped too.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    within("unplug relapsing", dispatcher.unplug("relapsing"))
+        .await
+        .unwrap();
+    let letters = unplugged(&mut dead_letters);
+    let expected: Vec<_> = ids
+        .iter()
+        .map(|&id| {
+            let error = Some(error_of("relapsing", id, 1));
+            ("relapsing".to_owned(), id, 2, error, Reason::Unplugged)
+        })
+        .collect();
+    assert_eq!(
+        letters, expected,
+        "unplugged while the retry of each message ran: every one is dead-lettered \
+         at once, with its two tries and the first one's error"
+    );
+    settle().await;
+    assert_eq!(
+        relapsing.dropped(),
+        ids.len(),
+        "a plugin unplugged during its retries: each retry's try is dropped, not \
+         left running (the abort handle of the wait kept, not the retry's?)"
     );
 
     // Long after the retries were due, and a message sent after the unplugs.
