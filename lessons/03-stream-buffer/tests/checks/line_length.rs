@@ -86,6 +86,18 @@ async fn a_line_one_byte_too_long_is_refused_after_the_lines_before_it() {
     assert_eq!(payloads(&items[..1]), ["ok"]);
     let error = items[1].as_ref().expect_err("the second item is the error");
     assert_eq!(error.kind(), ErrorKind::InvalidData);
+
+    // A `\r` is one of the line's bytes, and counts against the limit.
+    let (reader, _probe) = ScriptedReader::new(["1234\r\n12345\r\nnever\n"], Then::Eof);
+
+    let items = drain(Session::new(reader).with_max_line_length(5).into_stream(4)).await;
+
+    assert_eq!(items.len(), 2, "one line, then the error: {items:?}");
+    assert_eq!(payloads(&items[..1]), ["1234\r"]);
+    let error = items[1]
+        .as_ref()
+        .expect_err("a line of five bytes and a \\r is too long");
+    assert_eq!(error.kind(), ErrorKind::InvalidData);
 }
 
 #[tokio::test(start_paused = true)]
