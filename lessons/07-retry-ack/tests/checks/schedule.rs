@@ -50,6 +50,36 @@ async fn one_message_that_always_fails(
     (failing, start)
 }
 
+/// Two messages to a plugin that fails message 0 at once and every later
+/// one after `second_fails_after` of work, under a policy of 2 tries with a
+/// 100 ms base; returns after 5 s of paused time, with the plugin, when the
+/// first was sent, and the two ids.
+async fn two_messages_failing_apart(
+    jitter: impl Jitter,
+    second_fails_after: Duration,
+) -> (Arc<Scripted>, Instant, u64, u64) {
+    let (dispatcher, _dead_letters) = Dispatcher::new(policy(2, 100, 2, 1_000), jitter);
+    let failing = Scripted::new("failing", move |id, _| {
+        if id == 0 {
+            Act::Fail
+        } else {
+            Act::FailAfter(second_fails_after)
+        }
+    });
+    within("plug", dispatcher.plug(failing.clone()))
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let first = within("send", dispatcher.send("fails at once".into()))
+        .await
+        .unwrap();
+    let second = within("send", dispatcher.send("fails later".into()))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    (failing, start, first, second)
+}
+
 #[tokio::test(start_paused = true)]
 async fn retries_wait_a_jittered_exponential_backoff_to_the_millisecond() {
     // Ceilings of 100, 300 and 900 ms, then 2,700 ms held to the cap of 1 s.
@@ -124,27 +154,9 @@ async fn a_long_run_of_retries_stays_at_the_cap_and_never_overflows() {
 async fn every_delivery_backs_off_on_its_own_schedule_from_its_own_failure() {
     // The first wait is the whole ceiling, every later one a quarter of it.
     let (jitter, asked) = recording_jitter(|ceiling, n| if n == 0 { ceiling } else { ceiling / 4 });
-    let (dispatcher, _dead_letters) = Dispatcher::new(policy(2, 100, 2, 1_000), jitter);
     // Message 0 fails at once; message 1 works 50 ms, then fails.
-    let failing = Scripted::new("failing", |id, _| {
-        if id == 0 {
-            Act::Fail
-        } else {
-            Act::FailAfter(Duration::from_millis(50))
-        }
-    });
-    within("plug", dispatcher.plug(failing.clone()))
-        .await
-        .unwrap();
-
-    let start = Instant::now();
-    let first = within("send", dispatcher.send("fails at once".into()))
-        .await
-        .unwrap();
-    let second = within("send", dispatcher.send("fails after 50 ms".into()))
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (failing, start, first, second) =
+        two_messages_failing_apart(jitter, Duration::from_millis(50)).await;
 
     let ceilings = ceilings_ms(&asked);
     assert_eq!(
@@ -260,27 +272,9 @@ async fn ceilings_that_are_not_whole_milliseconds_are_kept_exactly() {
 async fn a_wait_that_began_later_and_ends_later_does_not_hold_up_an_earlier_one() {
     // A jitter that always picks the ceiling: each first wait is 100 ms.
     let (jitter, _) = recording_jitter(|ceiling, _| ceiling);
-    let (dispatcher, _dead_letters) = Dispatcher::new(policy(2, 100, 2, 1_000), jitter);
     // Message 0 fails at once; message 1 works 10 ms, then fails.
-    let failing = Scripted::new("failing", |id, _| {
-        if id == 0 {
-            Act::Fail
-        } else {
-            Act::FailAfter(Duration::from_millis(10))
-        }
-    });
-    within("plug", dispatcher.plug(failing.clone()))
-        .await
-        .unwrap();
-
-    let start = Instant::now();
-    let first = within("send", dispatcher.send("fails at once".into()))
-        .await
-        .unwrap();
-    let second = within("send", dispatcher.send("fails after 10 ms".into()))
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (failing, start, first, second) =
+        two_messages_failing_apart(jitter, Duration::from_millis(10)).await;
 
     let tried_at = |id: u64| tried_at_ms(&failing, start, |t| t == id);
     assert_eq!(

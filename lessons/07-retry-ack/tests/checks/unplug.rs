@@ -28,6 +28,33 @@ fn unplugged(
     letters
 }
 
+/// Unplugs `name`, then asserts that each of `ids` was dead-lettered at
+/// once as `Unplugged`, after `tries` tries, with `last_error` as its error.
+async fn unplug_expecting(
+    dispatcher: &Dispatcher,
+    dead_letters: &mut lesson::DeadLetters,
+    (name, ids): (&str, &[u64]),
+    (tries, last_error): (u32, impl Fn(u64) -> Option<lesson::HandlerError>),
+    why: &str,
+) {
+    within(&format!("unplug {name}"), dispatcher.unplug(name))
+        .await
+        .unwrap();
+    let expected: Vec<_> = ids
+        .iter()
+        .map(|&id| {
+            (
+                name.to_owned(),
+                id,
+                tries,
+                last_error(id),
+                Reason::Unplugged,
+            )
+        })
+        .collect();
+    assert_eq!(unplugged(dead_letters), expected, "{why}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn unplugging_a_plugin_dead_letters_what_it_still_owed_and_hands_it_nothing_more() {
     // Retries wait a second: at 40 ms, every retry is still waiting.
@@ -54,36 +81,25 @@ async fn unplugging_a_plugin_dead_letters_what_it_still_owed_and_hands_it_nothin
     }
     settle().await;
 
-    within("unplug failing", dispatcher.unplug("failing"))
-        .await
-        .unwrap();
-    let letters = unplugged(&mut dead_letters);
-    let expected: Vec<_> = ids
-        .iter()
-        .map(|&id| {
-            let error = Some(error_of("failing", id, 1));
-            ("failing".to_owned(), id, 1, error, Reason::Unplugged)
-        })
-        .collect();
-    assert_eq!(
-        letters, expected,
+    unplug_expecting(
+        &dispatcher,
+        &mut dead_letters,
+        ("failing", &ids),
+        (1, |id| Some(error_of("failing", id, 1))),
         "unplugged while a retry of each message waited: every message it still \
-         owed is dead-lettered at once, with its last error"
-    );
+         owed is dead-lettered at once, with its last error",
+    )
+    .await;
 
-    within("unplug stuck", dispatcher.unplug("stuck"))
-        .await
-        .unwrap();
-    let letters = unplugged(&mut dead_letters);
-    let expected: Vec<_> = ids
-        .iter()
-        .map(|&id| ("stuck".to_owned(), id, 1, None, Reason::Unplugged))
-        .collect();
-    assert_eq!(
-        letters, expected,
+    unplug_expecting(
+        &dispatcher,
+        &mut dead_letters,
+        ("stuck", &ids),
+        (1, |_| None),
         "unplugged while a try of each message ran: every one is dead-lettered \
-         at once, with no error (none of its tries failed)"
-    );
+         at once, with no error (none of its tries failed)",
+    )
+    .await;
     settle().await;
     assert_eq!(
         stuck.dropped(),
@@ -93,22 +109,15 @@ async fn unplugging_a_plugin_dead_letters_what_it_still_owed_and_hands_it_nothin
 
     // Unplugged while its retries run: those tries are dropped too.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    within("unplug relapsing", dispatcher.unplug("relapsing"))
-        .await
-        .unwrap();
-    let letters = unplugged(&mut dead_letters);
-    let expected: Vec<_> = ids
-        .iter()
-        .map(|&id| {
-            let error = Some(error_of("relapsing", id, 1));
-            ("relapsing".to_owned(), id, 2, error, Reason::Unplugged)
-        })
-        .collect();
-    assert_eq!(
-        letters, expected,
+    unplug_expecting(
+        &dispatcher,
+        &mut dead_letters,
+        ("relapsing", &ids),
+        (2, |id| Some(error_of("relapsing", id, 1))),
         "unplugged while the retry of each message ran: every one is dead-lettered \
-         at once, with its two tries and the first one's error"
-    );
+         at once, with its two tries and the first one's error",
+    )
+    .await;
     settle().await;
     assert_eq!(
         relapsing.dropped(),
