@@ -139,7 +139,8 @@ impl Devices {
     fn feed(
         &self,
         record_len: usize,
-    ) -> SnapshotFeed<impl Fn(&str) -> Option<Upstream> + Send + Sync + 'static> {
+    ) -> SnapshotFeed<impl Fn(&str) -> Option<Upstream> + Send + Sync + 'static + use<>> {
+        // `use<>`: the feed holds a clone of the devices, not a borrow.
         let devices = self.clone();
         SnapshotFeed::new(record_len, move |name: &str| {
             devices.0.lock().unwrap().remove(name)

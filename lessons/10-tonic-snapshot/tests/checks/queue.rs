@@ -3,28 +3,56 @@
 //! feed's capacity of snapshots, and the status that ends a stream waits
 //! in it for a late client like the records before it.
 
-use futures::StreamExt;
+use std::sync::Arc;
+
+use futures::{Stream, StreamExt};
 use lesson::{Feed, Snapshot};
-use lesson_support::{ScriptedReader, Then, settle, within};
+use lesson_support::{ReaderProbe, ScriptedReader, Then, settle, within};
 use tokio::time::{Duration, sleep};
 use tonic::{Code, Status};
 
 use super::{Devices, Upstream, assert_in_order, record, records_upstream, subscribe_directly};
 
+/// A client subscribed to `sensor` (records of 8 bytes) on a feed of
+/// `capacity`, that then reads nothing for a while: the feed (kept alive),
+/// the upstream's probe and the unread stream.
+async fn a_client_that_reads_nothing(
+    sensor: Upstream,
+    capacity: usize,
+) -> (
+    impl Sized,
+    Arc<ReaderProbe>,
+    impl Stream<Item = Result<Snapshot, Status>>,
+) {
+    let probe = sensor.probe();
+    let feed = Devices::default()
+        .with("sensor", sensor)
+        .feed(8)
+        .with_capacity(capacity);
+    let stream = subscribe_directly(&feed, "sensor")
+        .await
+        .expect("a known device");
+    settle().await; // the client reads nothing for a while
+    (feed, probe, stream)
+}
+
+/// Reads `stream` to its end: 500 snapshots of 8 bytes, each once, in
+/// order, and no error.
+async fn all_500_in_order(stream: impl Stream<Item = Result<Snapshot, Status>>) {
+    let items: Vec<_> = within("the stream to end", stream.collect()).await;
+    let snapshots: Vec<_> = items
+        .into_iter()
+        .map(|item| item.expect("no error was scripted"))
+        .collect();
+    assert_eq!(snapshots.len(), 500, "every record, once");
+    assert_in_order(&snapshots, 8);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_client_that_reads_nothing_gets_at_most_the_capacity_read_for_it() {
     for capacity in [3, 40] {
         let sensor = records_upstream(500, 8, Then::Eof);
-        let probe = sensor.probe();
-        let feed = Devices::default()
-            .with("sensor", sensor)
-            .feed(8)
-            .with_capacity(capacity);
-
-        let stream = subscribe_directly(&feed, "sensor")
-            .await
-            .expect("a known device");
-        settle().await; // the client reads nothing for a while
+        let (_feed, probe, stream) = a_client_that_reads_nothing(sensor, capacity).await;
 
         // `capacity` snapshots queued, and the one the worker holds, waiting
         // for room: no more (a channel of `capacity + 1` reads one more).
@@ -46,13 +74,7 @@ async fn a_client_that_reads_nothing_gets_at_most_the_capacity_read_for_it() {
             "with a capacity of {capacity}, the feed read {read} records for a \
              client that read none for an hour (at most {allowed})",
         );
-        let items: Vec<_> = within("the stream to end", stream.collect()).await;
-        let snapshots: Vec<_> = items
-            .into_iter()
-            .map(|item| item.expect("no error was scripted"))
-            .collect();
-        assert_eq!(snapshots.len(), 500, "every record, once");
-        assert_in_order(&snapshots, 8);
+        all_500_in_order(stream).await;
     }
 }
 
@@ -68,16 +90,7 @@ async fn a_full_queue_holds_the_capacity_in_records_however_they_were_read() {
                 .collect::<Vec<u8>>()
         });
         let sensor = Upstream::new(ScriptedReader::new(chunks, Then::Eof));
-        let probe = sensor.probe();
-        let feed = Devices::default()
-            .with("sensor", sensor)
-            .feed(8)
-            .with_capacity(capacity);
-
-        let stream = subscribe_directly(&feed, "sensor")
-            .await
-            .expect("a known device");
-        settle().await; // the client reads nothing for a while
+        let (_feed, probe, stream) = a_client_that_reads_nothing(sensor, capacity).await;
 
         // `capacity` snapshots queued, and the rest of the last read in the
         // worker's buffer: no more (a queue of batches, one per read, holds
@@ -90,13 +103,7 @@ async fn a_full_queue_holds_the_capacity_in_records_however_they_were_read() {
              {PER_READ} a read, for a client that read none (at most \
              {allowed}): does a queue slot hold more than one snapshot?",
         );
-        let items: Vec<_> = within("the stream to end", stream.collect()).await;
-        let snapshots: Vec<_> = items
-            .into_iter()
-            .map(|item| item.expect("no error was scripted"))
-            .collect();
-        assert_eq!(snapshots.len(), 500, "every record, once");
-        assert_in_order(&snapshots, 8);
+        all_500_in_order(stream).await;
     }
 }
 
