@@ -9,8 +9,8 @@ use tonic::Streaming;
 
 use super::{
     Look, STREAM_WINDOW, Stuck, assert_complete_and_in_order, config, connect_ingest, quiet,
-    receive, send_frames, start, start_elsewhere, subscribe, subscribe_with_small_window, until,
-    watched,
+    receive, send_frames, start, start_elsewhere, start_on_this_thread, subscribe,
+    subscribe_with_small_window, until, watched,
 };
 
 #[tokio::test]
@@ -202,11 +202,7 @@ async fn subscribers_come_and_go(
 #[test]
 fn subscribers_that_left_leave_nothing_behind_while_the_pipeline_runs() {
     const ROUND: u32 = 32;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime for the check");
-    let pipeline = runtime.block_on(start(config()));
+    let (runtime, pipeline) = start_on_this_thread();
     let mut stays = runtime.block_on(subscribe(&pipeline));
     // A first round grows what grows once.
     runtime.block_on(subscribers_come_and_go(&pipeline, &mut stays, 0, ROUND));

@@ -10,7 +10,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::{
     Look, assert_complete_and_in_order, closed_by_server, config, connect_ingest, frame, origin,
-    quiet, receive, send_frames, start, subscribe, until, watched, wire,
+    quiet, receive, send_frames, start, start_on_this_thread, subscribe, until, watched, wire,
 };
 
 #[tokio::test]
@@ -256,11 +256,7 @@ async fn one_at_a_time(pipeline: &Pipeline, first: u32, n: u32) {
 #[test]
 fn connections_that_ended_leave_nothing_behind_while_the_pipeline_runs() {
     const ROUND: u32 = 32;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime for the check");
-    let pipeline = runtime.block_on(start(config()));
+    let (runtime, pipeline) = start_on_this_thread();
     // A first round grows what grows once: the runtime's I/O slots, the
     // queues' blocks, the arena's slots.
     runtime.block_on(one_at_a_time(&pipeline, 0, ROUND));

@@ -232,6 +232,18 @@ async fn start(config: Config) -> Pipeline {
     .expect("the pipeline binds two ports on 127.0.0.1")
 }
 
+/// The pipeline, with `config()`, on a current-thread runtime that the
+/// check drives with `block_on`: everything the pipeline does then runs on
+/// the check's thread, where `count_allocations` counts it.
+fn start_on_this_thread() -> (tokio::runtime::Runtime, Pipeline) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime for the check");
+    let pipeline = runtime.block_on(start(config()));
+    (runtime, pipeline)
+}
+
 /// A runtime of the pipeline's own, with two worker threads, that nothing
 /// waits for when it is dropped. A task that never returns to its runtime
 /// (a loop that finds a closed channel ready every time it asks) stops
