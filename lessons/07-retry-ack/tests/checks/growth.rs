@@ -14,15 +14,24 @@ use super::{mix, policy};
 
 /// A plugin that keeps no log: one message in three fails every try, picked
 /// at random (the same on every run), so it is retried, then dead-lettered.
-struct Flaky(u64);
+struct Flaky {
+    seed: u64,
+    name: String,
+}
+
+impl Flaky {
+    fn new(seed: u64, name: String) -> std::sync::Arc<Flaky> {
+        std::sync::Arc::new(Flaky { seed, name })
+    }
+}
 
 impl Plugin for Flaky {
     fn name(&self) -> &str {
-        "flaky"
+        &self.name
     }
 
     fn handle<'a>(&'a self, id: u64, _: &'a [u8]) -> BoxFuture<'a, Result<(), HandlerError>> {
-        let fails = mix(id << 8 | self.0).is_multiple_of(3);
+        let fails = mix(id << 8 | self.seed).is_multiple_of(3);
         Box::pin(async move {
             if fails {
                 Err(HandlerError(String::from("flaky")))
@@ -43,7 +52,7 @@ fn a_dispatcher_that_lives_on_keeps_nothing_of_the_messages_it_is_done_with() {
         let (dispatcher, dead_letters) =
             Dispatcher::new(policy(2, 1, 2, 1), |ceiling: Duration| ceiling);
         for plugin in 0..2 {
-            within("plug", dispatcher.plug(std::sync::Arc::new(Flaky(plugin))))
+            within("plug", dispatcher.plug(Flaky::new(plugin, "flaky".into())))
                 .await
                 .unwrap();
         }
@@ -91,18 +100,23 @@ fn messages_to_no_plugin_and_plugins_unplugged_leave_nothing_behind() {
     let runtime = paused_runtime();
     let (dispatcher, _dead_letters) = runtime
         .block_on(async { Dispatcher::new(policy(2, 1, 2, 1), |ceiling: Duration| ceiling) });
+    // Every plugin gets a name no plugin had before, in both rounds.
+    let named = std::cell::Cell::new(0_u64);
     let round = || {
         runtime.block_on(async {
             for n in 0..ROUNDS {
+                named.set(named.get() + 1);
                 // Handed to no plugin: done at once.
                 within("send", dispatcher.send(Bytes::from_static(b"to no one")))
                     .await
                     .unwrap();
-                // A plugin plugged in and unplugged again, owing nothing.
-                within("plug", dispatcher.plug(std::sync::Arc::new(Flaky(n))))
+                // A plugin plugged in and unplugged again, owing nothing;
+                // each one named anew.
+                let name = format!("flaky {}", named.get());
+                within("plug", dispatcher.plug(Flaky::new(n, name.clone())))
                     .await
                     .unwrap();
-                within("unplug", dispatcher.unplug("flaky")).await.unwrap();
+                within("unplug", dispatcher.unplug(&name)).await.unwrap();
             }
             settle().await;
             assert_eq!(within("in_flight", dispatcher.in_flight()).await, Ok(0));
@@ -116,7 +130,7 @@ fn messages_to_no_plugin_and_plugins_unplugged_leave_nothing_behind() {
          and unplugged, and {} more allocations ({} bytes) are alive than before \
          them (fewer than 20, and less than 1 KiB, may be): something is kept per \
          message or per plugin after it is gone (a record of a message nobody \
-         owed, a place or a number of an unplugged plugin?)",
+         owed, a place, a number or a name of an unplugged plugin?)",
         counted.count_current,
         counted.bytes_current
     );

@@ -100,15 +100,27 @@ struct Log {
     dropped: usize,
 }
 
+/// What try `n` of message `id`, whose payload is given, does.
+type Script = Box<dyn Fn(u64, u32, &[u8]) -> Act + Send + Sync>;
+
 /// A plugin that does what its script says for each try, and records it.
 struct Scripted {
     name: String,
-    script: Box<dyn Fn(u64, u32) -> Act + Send + Sync>,
+    script: Script,
     log: Mutex<Log>,
 }
 
 impl Scripted {
     fn new(name: &str, script: impl Fn(u64, u32) -> Act + Send + Sync + 'static) -> Arc<Scripted> {
+        Scripted::by_payload(name, move |id, n, _| script(id, n))
+    }
+
+    /// A plugin whose script also reads the payload: a check that must not
+    /// assume which ids the dispatcher gives can script by content.
+    fn by_payload(
+        name: &str,
+        script: impl Fn(u64, u32, &[u8]) -> Act + Send + Sync + 'static,
+    ) -> Arc<Scripted> {
         Arc::new(Scripted {
             name: name.to_owned(),
             script: Box::new(script),
@@ -187,7 +199,7 @@ impl Plugin for Scripted {
                 plugin: self,
                 finished: false,
             };
-            let ack = match (self.script)(id, n) {
+            let ack = match (self.script)(id, n, payload) {
                 Act::Ack => true,
                 Act::Fail => false,
                 Act::AckAfter(work) => {

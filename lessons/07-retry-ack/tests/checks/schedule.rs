@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use lesson::{Dispatcher, Jitter, Reason, RetryPolicy};
 use lesson_support::within;
 use tokio::time::Instant;
@@ -50,34 +52,33 @@ async fn one_message_that_always_fails(
     (failing, start)
 }
 
-/// Two messages to a plugin that fails message 0 at once and every later
-/// one after `second_fails_after` of work, under a policy of 2 tries with a
-/// 100 ms base; returns after 5 s of paused time, with the plugin, when the
-/// first was sent, and the two ids.
-async fn two_messages_failing_apart(
+/// One message per entry of `work_ms` to a plugin that fails each of them
+/// after that many milliseconds of work (0: at once), under a policy of 2
+/// tries with a 100 ms base; returns after 5 s of paused time, with the
+/// plugin, when the first was sent, and the ids in the order sent.
+async fn messages_failing_apart(
     jitter: impl Jitter,
-    second_fails_after: Duration,
-) -> (Arc<Scripted>, Instant, u64, u64) {
+    work_ms: &[u64],
+) -> (Arc<Scripted>, Instant, Vec<u64>) {
     let (dispatcher, _dead_letters) = Dispatcher::new(policy(2, 100, 2, 1_000), jitter);
-    let failing = Scripted::new("failing", move |id, _| {
-        if id == 0 {
-            Act::Fail
-        } else {
-            Act::FailAfter(second_fails_after)
+    // Each message's payload is its work in milliseconds.
+    let failing = Scripted::by_payload("failing", |_, _, payload| {
+        match std::str::from_utf8(payload).unwrap().parse().unwrap() {
+            0 => Act::Fail,
+            ms => Act::FailAfter(Duration::from_millis(ms)),
         }
     });
     within("plug", dispatcher.plug(failing.clone()))
         .await
         .unwrap();
     let start = Instant::now();
-    let first = within("send", dispatcher.send("fails at once".into()))
-        .await
-        .unwrap();
-    let second = within("send", dispatcher.send("fails later".into()))
-        .await
-        .unwrap();
+    let mut ids = Vec::new();
+    for ms in work_ms {
+        let payload = Bytes::from(ms.to_string());
+        ids.push(within("send", dispatcher.send(payload)).await.unwrap());
+    }
     tokio::time::sleep(Duration::from_secs(5)).await;
-    (failing, start, first, second)
+    (failing, start, ids)
 }
 
 #[tokio::test(start_paused = true)]
@@ -155,8 +156,8 @@ async fn every_delivery_backs_off_on_its_own_schedule_from_its_own_failure() {
     // The first wait is the whole ceiling, every later one a quarter of it.
     let (jitter, asked) = recording_jitter(|ceiling, n| if n == 0 { ceiling } else { ceiling / 4 });
     // Message 0 fails at once; message 1 works 50 ms, then fails.
-    let (failing, start, first, second) =
-        two_messages_failing_apart(jitter, Duration::from_millis(50)).await;
+    let (failing, start, ids) = messages_failing_apart(jitter, &[0, 50]).await;
+    let (first, second) = (ids[0], ids[1]);
 
     let ceilings = ceilings_ms(&asked);
     assert_eq!(
@@ -263,25 +264,92 @@ async fn ceilings_that_are_not_whole_milliseconds_are_kept_exactly() {
         "base 1.5 ms, factor 3, cap 10.25 ms: the ceilings, in microseconds, are \
          exact, not rounded to whole milliseconds"
     );
-    // tokio's timer counts whole milliseconds: the waits themselves end on
-    // the next millisecond, so only the ceilings are exact.
-    assert_eq!(failing.tries().len(), 4);
+    // tokio's timer counts whole milliseconds: a wait ends on the first
+    // millisecond at or after its end, never before it.
+    let tries = failing.tries();
+    assert_eq!(tries.len(), 4);
+    let gaps: Vec<Duration> = tries.windows(2).map(|t| t[1].at - t[0].at).collect();
+    let waits = [1_500, 4_500, 10_250].map(Duration::from_micros);
+    for (gap, wait) in gaps.iter().zip(waits) {
+        assert!(
+            *gap >= wait && *gap < wait + Duration::from_millis(1),
+            "a retry after a wait of {wait:?} came {gap:?} after the try before it \
+             (the gaps: {gaps:?}): it is due once the whole wait has passed, at the \
+             timer's next millisecond (a wait cut to whole milliseconds retries \
+             early)"
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_wait_that_began_later_and_ends_later_does_not_hold_up_an_earlier_one() {
     // A jitter that always picks the ceiling: each first wait is 100 ms.
     let (jitter, _) = recording_jitter(|ceiling, _| ceiling);
-    // Message 0 fails at once; message 1 works 10 ms, then fails.
-    let (failing, start, first, second) =
-        two_messages_failing_apart(jitter, Duration::from_millis(10)).await;
+    // Message 0 fails at once, message 1 after 10 ms of work, message 2
+    // after 20 ms: their retries are due at 100, 110 and 120 ms.
+    let (failing, start, ids) = messages_failing_apart(jitter, &[0, 10, 20]).await;
 
     let tried_at = |id: u64| tried_at_ms(&failing, start, |t| t == id);
+    let tried_at: Vec<Vec<u128>> = ids.iter().map(|&id| tried_at(id)).collect();
     assert_eq!(
-        (tried_at(first), tried_at(second)),
-        (vec![0, 100], vec![0, 110]),
-        "message {first} fails at 0 ms and is due at 100 ms; message {second} \
-         fails at 10 ms and is due at 110 ms: the wait set second, due later, does \
-         not move the first one's retry (one timer set to the newest wait?)"
+        tried_at,
+        [vec![0, 100], vec![0, 110], vec![0, 120]],
+        "three messages fail at 0, 10 and 20 ms and each waits 100 ms: their \
+         retries are due at 100, 110 and 120 ms. A wait set later, due later, \
+         moves no earlier one's retry, before or after another wait ends (one \
+         timer set to the newest wait, or re-armed to it when it rings?)"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_plugin_backs_off_on_its_own_and_an_ack_resets_nothing_else() {
+    // A jitter that always picks the ceiling.
+    let (jitter, asked) = recording_jitter(|ceiling, _| ceiling);
+    let (dispatcher, _dead_letters) = Dispatcher::new(policy(3, 100, 2, 1_000), jitter);
+    // Both plugins fail every try of message 0 and ack message 1 at once.
+    let script = |_, _, payload: &[u8]| {
+        if payload == b"fails" {
+            Act::Fail
+        } else {
+            Act::Ack
+        }
+    };
+    let alpha = Scripted::by_payload("alpha", script);
+    let beta = Scripted::by_payload("beta", script);
+    for plugin in [&alpha, &beta] {
+        within("plug", dispatcher.plug(plugin.clone()))
+            .await
+            .unwrap();
+    }
+    let start = Instant::now();
+    let failing = within("send", dispatcher.send("fails".into()))
+        .await
+        .unwrap();
+    // Acknowledged by both plugins at 50 ms, between message 0's tries.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    within("send", dispatcher.send("acked".into()))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    let mut ceilings = ceilings_ms(&asked);
+    ceilings.sort_unstable();
+    assert_eq!(
+        ceilings,
+        [100, 100, 200, 200],
+        "one message fails on two plugins, three tries each: each delivery (the \
+         message to one plugin) asks for ceilings of 100 then 200 ms. A ceiling \
+         kept per message (the second plugin's first retry at 200 ms?) or reset \
+         when the plugin acks another message (at 50 ms, so the second retries \
+         ask 100 ms?) breaks it"
+    );
+    for plugin in [&alpha, &beta] {
+        let tried_at = tried_at_ms(plugin, start, |id| id == failing);
+        assert_eq!(
+            tried_at,
+            [0, 100, 300],
+            "{}'s tries of message {failing}",
+            plugin.name
+        );
+    }
 }

@@ -309,9 +309,19 @@ async fn dropping_every_handle_ends_the_loop_quietly() {
     let (unread, _) = Dispatcher::new(policy(1, 4, 2, 16), jitter);
     let failing = Scripted::new("failing", |_, _| Act::Fail);
     within("plug", unread.plug(failing.clone())).await.unwrap();
-    within("send", unread.send(payload(0))).await.unwrap();
+    let live = Arc::new(AtomicUsize::new(0));
+    let id = within("send", unread.send(tracked(b"lost", &live)))
+        .await
+        .unwrap();
     settle().await;
-    assert_eq!(failing.tries_of(0), 1, "one try, then a dead letter");
+    assert_eq!(failing.tries_of(id), 1, "one try, then a dead letter");
+    assert_eq!(
+        live.load(Ordering::SeqCst),
+        0,
+        "the letter went to a queue that was dropped: it goes nowhere, and its \
+         buffer is freed while the dispatcher lives on (letters the queue refused \
+         kept somewhere?)"
+    );
     assert_eq!(
         within("in_flight", unread.in_flight()).await,
         Ok(0),
@@ -430,10 +440,13 @@ async fn dropping_every_handle_still_finishes_what_was_accepted() {
     // Each wait is its ceiling: the retry comes at 100 ms.
     let (jitter, _) = recording_jitter(|ceiling, _| ceiling);
     let (dispatcher, mut dead_letters) = Dispatcher::new(policy(3, 100, 2, 1_000), jitter);
-    let second_time = Scripted::new(
-        "second time",
-        |_, n| if n == 1 { Act::Fail } else { Act::Ack },
-    );
+    let second_time = Scripted::new("second time", |_, n| {
+        if n == 1 {
+            Act::FailAfter(Duration::from_millis(100))
+        } else {
+            Act::Ack
+        }
+    });
     within("plug", dispatcher.plug(second_time.clone()))
         .await
         .unwrap();
@@ -518,6 +531,50 @@ async fn retries_during_a_shutdown_keep_their_backoff() {
         matches!(&letters[..], [letter] if letter.id == id && letter.tries == 3),
         "{letters:?}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_due_after_the_deadline_is_not_moved_to_it() {
+    // The first try fails at 100 ms, once the shutdown has begun; its retry
+    // is due 1 s later, after the shutdown's deadline of 800 ms: the
+    // deadline cuts it off. A retry moved to the deadline would
+    // be due in the deadline's own instant, where either may come first, so
+    // the check runs 20 times.
+    for round in 0..20 {
+        let (jitter, _) = recording_jitter(|ceiling, _| ceiling);
+        let (dispatcher, _dead_letters) = Dispatcher::new(policy(2, 1_000, 2, 1_000), jitter);
+        let plugin = Scripted::new("second-try-acks", |_, n| {
+            if n == 1 {
+                Act::FailAfter(Duration::from_millis(100))
+            } else {
+                Act::Ack
+            }
+        });
+        within("plug", dispatcher.plug(plugin.clone()))
+            .await
+            .unwrap();
+        let id = within("send", dispatcher.send(payload(0))).await.unwrap();
+        let report = within("shutdown", dispatcher.shutdown(Duration::from_millis(800)))
+            .await
+            .unwrap();
+        assert_eq!(
+            (plugin.tries_of(id), &report.unfinished[..]),
+            (
+                1,
+                &[DeadLetter {
+                    id,
+                    plugin: "second-try-acks".into(),
+                    payload: payload(0),
+                    tries: 1,
+                    last_error: Some(error_of("second-try-acks", id, 1)),
+                    reason: Reason::Deadline,
+                }][..]
+            ),
+            "round {round}: a retry due at 1.1 s, after the deadline of 800 ms, is cut \
+             off by it, untried (a wait shortened to end at the deadline, to give \
+             the message one more chance?)"
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]
