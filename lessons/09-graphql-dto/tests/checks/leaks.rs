@@ -60,26 +60,39 @@ fn finished_subscriptions_leave_nothing_behind_while_the_schema_lives() {
     // finished subscription leaves behind adds up while they live.
     const FEW: usize = 10;
     let runtime = paused_runtime();
-    let log = MessageLog::new();
+    // A subscription finishes in one of two ways, and what it leaves behind
+    // must go either way. Its subscriber reads what there is and leaves
+    // while the log is open: every other one here, so that what a worker
+    // lets go of only when the log closes shows.
+    let open = MessageLog::new();
     for n in 0..4 {
-        log.append("orders", &format!("order {n}"));
+        open.append("orders", &format!("order {n}"));
     }
-    log.close();
-    let schema = build_schema(&log);
-    // Every other subscription asks for a topic of its own, made at run
-    // time, which the log does not hold: what the schema keeps per topic
-    // (a count per topic whose entry stays at 0) shows, not only what it
-    // keeps per subscription.
+    let open_schema = build_schema(&open);
+    // Or the log is closed, and it ends: the others, each to a topic of its
+    // own, made at run time, which the log does not hold, so that what the
+    // schema keeps per topic (a count per topic whose entry stays at 0)
+    // shows, not only what it keeps per subscription.
+    let closed = MessageLog::new();
+    closed.close();
+    let closed_schema = build_schema(&closed);
     let topics = Cell::new(0_u32);
     let run = |subscriptions: usize| {
         runtime.block_on(async {
             let mut received = 0;
             for _ in 0..subscriptions / 2 {
-                received += drain(subscribe(&schema, "orders")).await.len();
+                let mut stream = Box::pin(subscribe(&open_schema, "orders"));
+                for _ in 0..4 {
+                    let message = next_message("a message of the open log", &mut stream).await;
+                    received += usize::from(message.is_some());
+                }
+                drop(stream);
                 topics.set(topics.get() + 1);
                 let topic = format!("orders {}", topics.get());
-                received += drain(subscribe(&schema, &topic)).await.len();
+                received += drain(subscribe(&closed_schema, &topic)).await.len();
             }
+            // The worker of the last one to leave sees it.
+            tokio::task::yield_now().await;
             received
         })
     };
@@ -95,7 +108,8 @@ fn finished_subscriptions_leave_nothing_behind_while_the_schema_lives() {
         "with the schema and the log alive, {FEW} finished subscriptions left {} \
          allocations ({} bytes) alive, and {} finished subscriptions {} ({} bytes): \
          something kept per subscription or per topic (a worker's handle, a \
-         count per topic) stays for as long as the schema",
+         count per topic, an entry let go only when the log closes) stays \
+         for as long as the schema",
         few.count_current,
         few.bytes_current,
         10 * FEW,
