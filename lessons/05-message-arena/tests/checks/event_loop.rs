@@ -1,7 +1,8 @@
-//! The loop hands every frame to every plugin, intact, while plugins hold
-//! frames across `.await`s and the loop reads on, also when the input
-//! pauses inside a frame; it keeps at most
-//! `max_in_flight` frames in the plugins' hands, drives the handlers while
+//! The loop hands every frame to every plugin, intact and in the order
+//! sent, while plugins hold frames across `.await`s and the loop reads on,
+//! also when the input pauses inside a frame; it keeps at most
+//! `max_in_flight` frames in the plugins' hands (also when one read brings
+//! many), drives the handlers while
 //! it waits for the connection, frees every frame when its last plugin is
 //! done (at once when there is no plugin), and reports a read error or an
 //! input cut short after the frames before it.
@@ -151,6 +152,32 @@ async fn busy_plugins_stop_the_reading_at_max_in_flight() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn max_in_flight_holds_when_one_read_brings_many_frames() {
+    // A thousand frames in flight (no bound of the loop's own below it), and
+    // a hundred more in the same read: the whole frames already in the
+    // receive buffer wait for room like the ones still on the wire.
+    const MAX_IN_FLIGHT: usize = 1_000;
+    const FRAMES: usize = 1_100;
+    let (reader, _probe) = ScriptedReader::new([wire(&frames(FRAMES)).concat()], Then::Eof);
+    let gate = Gate::new();
+    let mut event_loop = EventLoop::new(vec![gate.clone() as Arc<dyn Plugin>], MAX_IN_FLIGHT);
+
+    let mut run = pin!(event_loop.run(reader));
+    tokio::select! {
+        _ = &mut run => panic!("the loop finished while its plugin held every frame"),
+        () = settle() => {}
+    }
+    assert_eq!(
+        gate.holding_now(),
+        MAX_IN_FLIGHT,
+        "the plugin holds {} frames, with max_in_flight {MAX_IN_FLIGHT} and {FRAMES} frames \
+         in one read: the bound holds for frames already in the receive buffer too, and it \
+         is the one the loop was given, not one of its own",
+        gate.holding_now()
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn one_slow_frame_does_not_stop_the_reading_of_the_others() {
     const FRAMES: usize = 40;
     const MAX_IN_FLIGHT: usize = 2;
@@ -184,6 +211,61 @@ async fn one_slow_frame_does_not_stop_the_reading_of_the_others() {
 
     assert_eq!(read.expect("no read error was scripted"), FRAMES as u64);
     assert!(sorted(plugin.seen()) == sorted(sent), "every frame, once");
+}
+
+/// A plugin that notes each frame as it is handed over (in `handle`
+/// itself, before its future runs), then holds it as long as `delay` says.
+struct Arrivals {
+    delay: fn(&[u8]) -> Duration,
+    handed: Mutex<Vec<Vec<u8>>>,
+}
+
+impl Plugin for Arrivals {
+    fn handle<'a>(&'a self, frame: &'a [u8]) -> BoxFuture<'a, ()> {
+        self.handed.lock().unwrap().push(frame.to_vec());
+        Box::pin(tokio::time::sleep((self.delay)(frame)))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_plugin_is_handed_the_frames_in_the_order_they_were_read() {
+    const FRAMES: usize = 60;
+    let sent = frames(FRAMES);
+    // Five frames a read, and handlers that end out of order.
+    let chunks: Vec<Vec<u8>> = wire(&sent).chunks(5).map(|five| five.concat()).collect();
+    let (reader, _probe) = ScriptedReader::new(chunks, Then::Eof);
+    let delays: [fn(&[u8]) -> Duration; 2] = [
+        |frame| Duration::from_millis(1 + 7 * (frame.len() % 5) as u64),
+        |frame| Duration::from_millis(1 + 3 * (frame.len() % 3) as u64),
+    ];
+    let plugins = delays.map(|delay| {
+        Arc::new(Arrivals {
+            delay,
+            handed: Mutex::default(),
+        })
+    });
+    let mut event_loop = EventLoop::new(
+        plugins
+            .iter()
+            .map(|plugin| plugin.clone() as Arc<dyn Plugin>)
+            .collect(),
+        8,
+    );
+
+    let read = within("the loop to finish", event_loop.run(reader)).await;
+
+    assert_eq!(read.expect("no read error was scripted"), FRAMES as u64);
+    for (n, plugin) in plugins.iter().enumerate() {
+        let handed = plugin.handed.lock().unwrap().clone();
+        let first_wrong = handed.iter().zip(&sent).position(|(got, want)| got != want);
+        assert!(
+            handed == sent,
+            "plugin {n} was handed {} frames, the first out of order at position {first_wrong:?}: \
+             each plugin is handed the frames in the order the connection sent them (its \
+             handlers may end in any order)",
+            handed.len()
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,10 +1,12 @@
 //! A ref is never handed out twice: a slot whose generation would wrap is
 //! retired instead. And a ref is as small as the well-kept crates make
 //! theirs: 8 bytes, and `Option<MessageRef>` too. A retired slot stays
-//! retired, and its refs stale, whatever freed its last message.
+//! retired, and its refs stale, whatever freed its last message. The
+//! default limit is 2^32 - 1, not a smaller one.
 
 use std::collections::HashSet;
 
+use bytes::Bytes;
 use lesson::{MessageArena, MessageRef, Release};
 
 use super::payload;
@@ -36,6 +38,37 @@ fn a_slot_is_retired_before_its_generation_would_wrap() {
         MESSAGES / LIMIT as usize,
         "with a limit of {LIMIT}, a slot holds generations 1 to {LIMIT} and is then retired"
     );
+}
+
+#[test]
+fn a_default_arena_reuses_a_slot_for_more_than_65_536_messages() {
+    // More messages than 16 bits count, one at a time, in one slot: the
+    // limit of `new()` and `default()` is 2^32 - 1, and no ref comes twice.
+    const MESSAGES: usize = 70_000;
+    for (made_by, mut arena) in [
+        ("new()", MessageArena::new()),
+        ("default()", MessageArena::default()),
+    ] {
+        let first = arena.insert(Bytes::from_static(b"first"));
+        assert!(matches!(arena.release(first), Release::Freed(_)));
+        for n in 1..MESSAGES {
+            let msg = arena.insert(Bytes::from_static(b"again"));
+            assert_ne!(
+                msg, first,
+                "message {n} got the first message's ref, in an arena made by {made_by}: \
+                 does the generation wrap around at 16 bits?"
+            );
+            assert!(matches!(arena.release(msg), Release::Freed(_)));
+        }
+        assert_eq!(
+            arena.slot_count(),
+            1,
+            "{MESSAGES} messages one at a time took {} slots in an arena made by {made_by}, \
+             whose slots retire only after 2^32 - 1 messages each: is its limit one of \
+             your own?",
+            arena.slot_count()
+        );
+    }
 }
 
 #[test]
