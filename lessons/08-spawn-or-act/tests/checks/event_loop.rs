@@ -221,6 +221,69 @@ async fn frames_that_keep_coming_do_not_put_the_flush_off() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_frame_half_arrived_does_not_hold_up_the_frames_before_it() {
+    // A short flush: every 2 ms, as configured, not every few ms of a
+    // floor of your own.
+    const FLUSH_EVERY: Duration = Duration::from_millis(2);
+    const PAUSE: Duration = Duration::from_millis(50);
+    let (mut peer, connection) = tokio::io::duplex(1024);
+    let (sender, mut batches) = mpsc::channel::<Vec<Bytes>>(64);
+    // Frame "one" whole and frame "two" up to half its payload in one write,
+    // the rest of "two" 50 ms later: "one" is sent on at the first flush,
+    // while "two" is still arriving.
+    let wire = encode(&["one", "two is a frame in two parts"]);
+    let cut = wire.len() - 12;
+    let write = async move {
+        tokio::task::yield_now().await; // the loop waits for its input
+        peer.write_all(&wire[..cut]).await.unwrap();
+        let first = Instant::now();
+        sleep(PAUSE).await;
+        peer.write_all(&wire[cut..]).await.unwrap();
+        [first, Instant::now()] // dropping `peer` ends the input
+    };
+    let receive = async move {
+        let mut arrived = Vec::new();
+        while let Some(batch) = batches.recv().await {
+            arrived.extend(texts(&batch).into_iter().map(|text| (text, Instant::now())));
+        }
+        arrived
+    };
+
+    let (ended, written, arrived) = within(
+        "the loop, over a frame whose second half comes 50 ms after the first",
+        async {
+            tokio::join!(
+                run_connection(connection, FLUSH_EVERY, sender),
+                write,
+                receive
+            )
+        },
+    )
+    .await;
+
+    let got: Vec<&str> = arrived.iter().map(|(text, _)| text.as_str()).collect();
+    assert_eq!(
+        got,
+        ["one", "two is a frame in two parts"],
+        "the frames that arrived"
+    );
+    assert!(
+        ended.is_ok(),
+        "the input ended cleanly, and the loop says {ended:?}"
+    );
+    for ((text, at), came) in arrived.iter().zip(written) {
+        let waited = at.duration_since(came);
+        assert!(
+            waited <= FLUSH_EVERY,
+            "frame {text:?} was sent on {waited:?} after it came, and the flush is every \
+             {FLUSH_EVERY:?}: the flush waited for something else (for the rest of the \
+             next frame, read outside `select!`? for a period longer than the one \
+             configured?)"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_slow_receiver_slows_the_loop_down_and_loses_no_frame() {
     const FRAMES: usize = 40;
     let (mut peer, connection) = tokio::io::duplex(4096);
@@ -282,17 +345,29 @@ async fn a_slow_receiver_slows_the_loop_down_and_loses_no_frame() {
 /// The frames of the checks of the loop's end.
 const THREE_FRAMES: [&str; 3] = ["one", "two", "three"];
 
-/// A connection that gives [`THREE_FRAMES`], then ends or, if `fails`,
-/// fails: a length beyond any frame limit. Returns the connection, for the
-/// loop, and the peer's write, to be joined with the loop. The write comes
+/// What comes after [`THREE_FRAMES`]: nothing (the input ends cleanly), a
+/// length beyond any frame limit, or a frame the input ends inside of.
+#[derive(Clone, Copy)]
+enum Tail {
+    End,
+    TooLong,
+    Cut,
+}
+
+/// A connection that gives [`THREE_FRAMES`], then `tail`, then ends.
+/// Returns the connection, for the loop, and the peer's write, to be joined
+/// with the loop. The write comes
 /// once the loop waits for its input: a timer's first tick, which an
 /// `interval` gives at once, is then behind it, and no timer is due until
 /// the input has ended (`select!` picks among branches that are ready at
 /// random, so an earlier write would let a tick flush the frames by chance).
-fn three_frames_then(fails: bool) -> (DuplexStream, impl Future<Output = ()>) {
+fn three_frames_then(tail: Tail) -> (DuplexStream, impl Future<Output = ()>) {
     let mut wire = encode(&THREE_FRAMES);
-    if fails {
-        wire.extend_from_slice(&u32::MAX.to_be_bytes());
+    match tail {
+        Tail::End => {}
+        Tail::TooLong => wire.extend_from_slice(&u32::MAX.to_be_bytes()),
+        // A length of 10, and 3 of its bytes: the peer hangs up mid-frame.
+        Tail::Cut => wire.extend_from_slice(&[0, 0, 0, 10, b'f', b'o', b'u']),
     }
     let (mut peer, connection) = tokio::io::duplex(1024);
     let write = async move {
@@ -308,13 +383,13 @@ async fn the_frames_read_before_the_input_ends_or_fails_are_sent_on() {
     // A flush far away: the frames can only leave with the end of the input.
     const FLUSH_EVERY: Duration = Duration::from_secs(1);
     let payloads = THREE_FRAMES;
-    for fails in [false, true] {
-        let how = if fails {
-            "then a frame too long"
-        } else {
-            "then the end of the input"
+    for tail in [Tail::End, Tail::TooLong, Tail::Cut] {
+        let how = match tail {
+            Tail::End => "then the end of the input",
+            Tail::TooLong => "then a frame too long",
+            Tail::Cut => "then the input ends inside a frame",
         };
-        let (connection, write) = three_frames_then(fails);
+        let (connection, write) = three_frames_then(tail);
         let (sender, batches) = mpsc::channel(64);
 
         let (ended, batches, ()) = within("the loop, over three frames", async {
@@ -333,16 +408,23 @@ async fn the_frames_read_before_the_input_ends_or_fails_are_sent_on() {
             "three frames {how}: the frames read before that are sent on before the \
              loop returns, and it returned {ended:?}"
         );
-        if fails {
-            assert!(
-                matches!(ended, Err(FrameError::TooLong { .. })),
-                "three frames {how}, and the loop says {ended:?}"
-            );
-        } else {
-            assert!(
+        match tail {
+            Tail::End => assert!(
                 ended.is_ok(),
                 "three frames {how}, and the loop says {ended:?}"
-            );
+            ),
+            Tail::TooLong => assert!(
+                matches!(ended, Err(FrameError::TooLong { .. })),
+                "three frames {how}, and the loop says {ended:?}"
+            ),
+            // Lesson 04's reader says `Truncated`; a reader of your own may
+            // say the read ended early. Either way it is not a clean end.
+            Tail::Cut => assert!(
+                matches!(&ended, Err(FrameError::Truncated { .. }))
+                    || matches!(&ended, Err(FrameError::Io(error)) if error.kind() == std::io::ErrorKind::UnexpectedEof),
+                "three frames {how}, and the loop says {ended:?}: a peer that hangs up \
+                 half-way through a frame has failed, and the loop says so"
+            ),
         }
     }
 }
@@ -389,7 +471,8 @@ async fn the_last_batch_waits_for_room_in_a_full_channel() {
     const AWAY: Duration = Duration::from_secs(20);
     let payloads = THREE_FRAMES;
     for fails in [false, true] {
-        let (connection, write) = three_frames_then(fails);
+        let tail = if fails { Tail::TooLong } else { Tail::End };
+        let (connection, write) = three_frames_then(tail);
         // Room for one batch, taken by a batch of the check's own: when the
         // input ends, the channel is full, and the receiver comes 20 s later.
         let (sender, mut batches) = mpsc::channel(1);
@@ -406,14 +489,16 @@ async fn the_last_batch_waits_for_room_in_a_full_channel() {
             all
         };
 
-        let (ended, got, ()) = within("the loop, with a full channel at the end", async {
-            tokio::join!(
-                run_connection(connection, FLUSH_EVERY, sender),
-                receive,
-                write
-            )
-        })
-        .await;
+        let started = Instant::now();
+        let running = async {
+            let ended = run_connection(connection, FLUSH_EVERY, sender).await;
+            (ended, started.elapsed())
+        };
+        let ((ended, returned_after), got, ()) =
+            within("the loop, with a full channel at the end", async {
+                tokio::join!(running, receive, write)
+            })
+            .await;
 
         assert_eq!(
             got,
@@ -427,6 +512,13 @@ async fn the_last_batch_waits_for_room_in_a_full_channel() {
             if fails { "input fails" } else { "input ends" }
         );
         assert_eq!(ended.is_ok(), !fails, "the loop says {ended:?}");
+        assert!(
+            returned_after >= AWAY,
+            "the loop returned {returned_after:?} after it started, and the receiver, \
+             away for {AWAY:?}, had not made room for the last batch yet: the loop \
+             returns after its frames are sent, not before (the last batch handed to a \
+             task of its own?)"
+        );
     }
 }
 
