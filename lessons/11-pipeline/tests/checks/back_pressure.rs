@@ -2,15 +2,16 @@
 //! to its pace, all the way back to the sockets: the pipeline takes a
 //! bounded number of frames it cannot pass on, and loses none.
 
+use bytes::Bytes;
 use lesson::{Pipeline, Snapshot};
 use lesson_support::count_allocations;
 use tokio::io::AsyncWriteExt;
 use tonic::Streaming;
 
 use super::{
-    Look, STREAM_WINDOW, Stuck, assert_complete_and_in_order, config, connect_ingest, quiet,
+    Look, STREAM_WINDOW, Stuck, assert_complete_and_in_order, config, connect_ingest, frame, quiet,
     receive, send_frames, start, start_elsewhere, start_on_this_thread, subscribe,
-    subscribe_with_small_window, until, watched,
+    subscribe_with_small_window, until, watched, wire,
 };
 
 #[tokio::test]
@@ -49,6 +50,48 @@ async fn a_stuck_plugin_stops_the_pipeline_reading_its_sockets() {
         s.connection_errors.len() == 1
     })
     .await;
+}
+
+#[test]
+fn a_stuck_plugin_leaves_what_the_pipeline_cannot_take_in_the_socket() {
+    const INGEST: usize = 32;
+    const MAILBOX: usize = 16;
+    const FRAMES: u32 = 1_500;
+    const FRAME: usize = 1024;
+    /// The frames the queue and the mailbox hold, the buffers they were
+    /// read into, and the subscriber's connection, with room to spare: a
+    /// third of what the client sends.
+    const HELD: i64 = 512 * 1024;
+    let mut config = config();
+    config.ingest_capacity = INGEST;
+    config.mailbox_capacity = MAILBOX;
+    let (runtime, pipeline) = start_on_this_thread(config);
+    // The client's 1.5 MB are made before the count, and kept: what is
+    // counted is what the pipeline (and the check's subscriber) hold.
+    let bytes = Bytes::from(wire((0..FRAMES).map(|i| frame(5, i, FRAME))));
+    let ((stuck, held), counted) = count_allocations(|| {
+        runtime.block_on(Stuck::start_with(
+            &pipeline,
+            INGEST,
+            MAILBOX,
+            5,
+            FRAMES,
+            bytes.clone(),
+        ))
+    });
+    stuck.assert_held(&held, "once quiet");
+    // The count of frames taken is the pipeline's own word: the bytes it
+    // holds are not. A frame read off the socket is in memory, counted or not.
+    assert!(
+        counted.bytes_current < HELD,
+        "with its only plugin stuck and {} frames taken, the pipeline holds {} bytes \
+         (at most {HELD}): it reads the socket on, into a buffer or a queue that \
+         `frames_in` does not count, instead of leaving the client's bytes in TCP",
+        held.frames_in,
+        counted.bytes_current
+    );
+    runtime.block_on(stuck.let_go(&pipeline));
+    drop(pipeline);
 }
 
 #[tokio::test]
@@ -202,7 +245,7 @@ async fn subscribers_come_and_go(
 #[test]
 fn subscribers_that_left_leave_nothing_behind_while_the_pipeline_runs() {
     const ROUND: u32 = 32;
-    let (runtime, pipeline) = start_on_this_thread();
+    let (runtime, pipeline) = start_on_this_thread(config());
     let mut stays = runtime.block_on(subscribe(&pipeline));
     // A first round grows what grows once.
     runtime.block_on(subscribers_come_and_go(&pipeline, &mut stays, 0, ROUND));

@@ -256,7 +256,7 @@ async fn one_at_a_time(pipeline: &Pipeline, first: u32, n: u32) {
 #[test]
 fn connections_that_ended_leave_nothing_behind_while_the_pipeline_runs() {
     const ROUND: u32 = 32;
-    let (runtime, pipeline) = start_on_this_thread();
+    let (runtime, pipeline) = start_on_this_thread(config());
     // A first round grows what grows once: the runtime's I/O slots, the
     // queues' blocks, the arena's slots.
     runtime.block_on(one_at_a_time(&pipeline, 0, ROUND));

@@ -34,6 +34,7 @@ use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use lesson::{
@@ -232,15 +233,15 @@ async fn start(config: Config) -> Pipeline {
     .expect("the pipeline binds two ports on 127.0.0.1")
 }
 
-/// The pipeline, with `config()`, on a current-thread runtime that the
+/// The pipeline, with `config`, on a current-thread runtime that the
 /// check drives with `block_on`: everything the pipeline does then runs on
 /// the check's thread, where `count_allocations` counts it.
-fn start_on_this_thread() -> (tokio::runtime::Runtime, Pipeline) {
+fn start_on_this_thread(config: Config) -> (tokio::runtime::Runtime, Pipeline) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a runtime for the check");
-    let pipeline = runtime.block_on(start(config()));
+    let pipeline = runtime.block_on(start(config));
     (runtime, pipeline)
 }
 
@@ -374,11 +375,14 @@ async fn connect_ingest(pipeline: &Pipeline) -> TcpStream {
 
 /// A client on a task of its own: connects, writes `bytes`, and closes its
 /// side. The task ends when all of it is written.
-fn send(pipeline: &Pipeline, bytes: Vec<u8>) -> JoinHandle<()> {
+fn send(pipeline: &Pipeline, bytes: impl AsRef<[u8]> + Send + 'static) -> JoinHandle<()> {
     let addr = pipeline.ingest_addr();
     tokio::spawn(async move {
         let mut socket = TcpStream::connect(addr).await.expect("connects");
-        socket.write_all(&bytes).await.expect("writes its frames");
+        socket
+            .write_all(bytes.as_ref())
+            .await
+            .expect("writes its frames");
         socket.shutdown().await.expect("closes its side");
         // Wait for the server to close too, so no byte is cut off by a reset.
         let mut rest = Vec::new();
@@ -700,10 +704,24 @@ impl Stuck {
         client: u32,
         frames: u32,
     ) -> (Stuck, Summary) {
+        let bytes = wire((0..frames).map(|i| frame(client, i, 64)));
+        Stuck::start_with(pipeline, ingest, mailbox, client, frames, bytes.into()).await
+    }
+
+    /// [`Stuck::start`], with the client's `frames` frames already on the
+    /// `wire`: a check that counts allocations makes them before it counts.
+    async fn start_with(
+        pipeline: &Pipeline,
+        ingest: usize,
+        mailbox: usize,
+        client: u32,
+        frames: u32,
+        bytes: Bytes,
+    ) -> (Stuck, Summary) {
         let (stuck, gate, seen) = Gated::new("stuck");
         plug(pipeline, stuck).await;
         let stream = subscribe(pipeline).await;
-        let sending = send_frames(pipeline, client, frames, 64);
+        let sending = send(pipeline, bytes);
         until(pipeline, "the queues to fill", |s| {
             s.frames_in >= (ingest + mailbox) as u64
         })

@@ -71,3 +71,33 @@ async fn with_no_plugin_plugged_frames_go_straight_to_the_subscribers() {
         .expect("a client");
     assert_complete_and_in_order(&snapshots, &[(7, 100)]);
 }
+
+/// Sends `n` frames of 16 bytes from `client`, and waits until the client
+/// has written them all.
+async fn frames_from(pipeline: &lesson::Pipeline, client: u32, n: u32) {
+    let sent = send_frames(pipeline, client, n, 16);
+    watched(Look::Pipeline(pipeline), "the client to finish", sent)
+        .await
+        .expect("a client");
+}
+
+#[tokio::test]
+async fn a_subscriber_that_comes_after_another_left_gets_every_frame_once() {
+    let pipeline = start(config()).await;
+    let first = subscribe(&pipeline).await;
+    let mut second = subscribe(&pipeline).await;
+    drop(first);
+    // Published to both: the first is found gone, and forgotten.
+    frames_from(&pipeline, 0, 10).await;
+    assert_complete_and_in_order(&receive(&pipeline, &mut second, 10).await, &[(0, 10)]);
+    // The third comes while two subscribers have been, and one is left.
+    let mut third = subscribe(&pipeline).await;
+    frames_from(&pipeline, 1, 10).await;
+    for stream in [&mut second, &mut third] {
+        assert_complete_and_in_order(&receive(&pipeline, stream, 10).await, &[(1, 10)]);
+    }
+    // The second goes too: the third, a subscriber of its own, stays.
+    drop(second);
+    frames_from(&pipeline, 2, 10).await;
+    assert_complete_and_in_order(&receive(&pipeline, &mut third, 10).await, &[(2, 10)]);
+}
