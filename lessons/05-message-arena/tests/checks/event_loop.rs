@@ -292,24 +292,35 @@ async fn an_empty_frame_is_a_frame() {
 
 #[tokio::test(start_paused = true)]
 async fn a_run_dropped_with_frames_in_flight_leaves_the_loop_whole() {
+    // Dropped while full (waiting for room), and while not full (waiting for
+    // the connection): either way the next run holds `max_in_flight` of its
+    // own.
+    for whole in [3, 2] {
+        run_after_a_dropped_one(whole).await;
+    }
+}
+
+/// A loop with `max_in_flight` 3 whose first run is dropped while its plugin
+/// holds the first `whole` frames (at most 3), then a second run on it.
+async fn run_after_a_dropped_one(whole: usize) {
     const MAX_IN_FLIGHT: usize = 3;
     let gate = Gate::new();
     let mut event_loop = EventLoop::new(vec![gate.clone() as Arc<dyn Plugin>], MAX_IN_FLIGHT);
     {
         // The first connection: the plugin holds every frame it gets, and the
-        // run is dropped (a timeout, a shutdown) with them in flight. The third
-        // read brings frame 2 and the first half of frame 3, so the run may be
-        // dropped with half a frame in its receive buffer.
-        let mut chunks = wire(&frames(4));
-        let fourth = chunks.pop().expect("four frames");
-        chunks[2].extend_from_slice(&fourth[..fourth.len() / 2]);
+        // run is dropped (a timeout, a shutdown) with them in flight. The last
+        // read brings the last whole frame and the first half of the next, so
+        // the run may be dropped with half a frame in its receive buffer.
+        let mut chunks = wire(&frames(whole + 1));
+        let next = chunks.pop().expect("a frame after the whole ones");
+        chunks[whole - 1].extend_from_slice(&next[..next.len() / 2]);
         let (reader, _probe) = ScriptedReader::new(chunks, Then::Hang);
         let mut run = pin!(event_loop.run(reader));
         tokio::select! {
             _ = &mut run => panic!("the loop finished while its plugin held every frame"),
             () = settle() => {}
         }
-        assert_eq!(gate.holding_now(), MAX_IN_FLIGHT);
+        assert_eq!(gate.holding_now(), whole.min(MAX_IN_FLIGHT));
     }
     // The dropped run's handlers are gone (spawned ones once the runtime
     // has dropped the aborted tasks), and hold nothing.
@@ -336,9 +347,10 @@ async fn a_run_dropped_with_frames_in_flight_leaves_the_loop_whole() {
         assert_eq!(
             gate.holding_now(),
             MAX_IN_FLIGHT,
-            "a run after a dropped one holds {} of its frames at the busiest, not \
-             max_in_flight ({MAX_IN_FLIGHT}): the frames the dropped run left count \
-             against max_in_flight (free them when the next run starts)",
+            "a run after one dropped with {whole} frames in flight holds {} of its \
+             frames at the busiest, not max_in_flight ({MAX_IN_FLIGHT}): the frames the \
+             dropped run left count against max_in_flight (free them when the next run \
+             starts, whether or not the loop is full)",
             gate.holding_now(),
         );
         gate.open();

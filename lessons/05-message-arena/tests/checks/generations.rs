@@ -2,7 +2,7 @@
 //! retired instead. And a ref is as small as the well-kept crates make
 //! theirs: 8 bytes, and `Option<MessageRef>` too. A retired slot stays
 //! retired, and its refs stale, whatever freed its last message. The
-//! default limit is 2^32 - 1, not a smaller one.
+//! default limit is 2^32 - 1, not a smaller one, and a limit of 0 is refused.
 
 use std::collections::HashSet;
 
@@ -121,4 +121,13 @@ fn a_retired_slot_stays_retired() {
             assert_eq!(arena.release(*old), Release::Stale);
         }
     }
+}
+
+#[test]
+#[should_panic]
+fn a_generation_limit_of_0_is_refused() {
+    // Generations start at 1, so a limit of 0 would allow no message at all:
+    // it is a caller's mistake, and `with_generation_limit` panics, as its
+    // documentation says. It is not "no limit": that is `new()`.
+    let _ = MessageArena::with_generation_limit(0);
 }
