@@ -106,14 +106,16 @@ async fn frames_cut_into_pieces_arrive_whole_while_the_timer_fires() {
 #[tokio::test(start_paused = true)]
 async fn frames_that_arrive_together_leave_together_at_the_next_flush() {
     const FLUSH_EVERY: Duration = Duration::from_millis(5);
-    let (mut peer, connection) = tokio::io::duplex(64 * 1024);
+    // Room for the largest write (10,000 frames, 230 KB), so that it is in
+    // the connection at once.
+    let (mut peer, connection) = tokio::io::duplex(256 * 1024);
     let (sender, mut batches) = mpsc::channel(64);
     let running = tokio::spawn(run_connection(connection, FLUSH_EVERY, sender));
     sleep(Duration::from_millis(2)).await; // the loop is up and waiting
 
-    // Ten frames, then ten times more, then a hundred times more: a batch
+    // Ten frames, then ten times more, up to a thousand times more: a batch
     // holds what came, however much that is.
-    for (round, frames) in [10, 100, 1_000].into_iter().enumerate() {
+    for (round, frames) in [10, 100, 1_000, 10_000].into_iter().enumerate() {
         let payloads: Vec<String> = (0..frames)
             .map(|n| format!("round {round} frame {n}"))
             .collect();
@@ -346,12 +348,14 @@ async fn a_slow_receiver_slows_the_loop_down_and_loses_no_frame() {
 const THREE_FRAMES: [&str; 3] = ["one", "two", "three"];
 
 /// What comes after [`THREE_FRAMES`]: nothing (the input ends cleanly), a
-/// length beyond any frame limit, or a frame the input ends inside of.
+/// length beyond any frame limit, a frame the input ends inside of, or
+/// half of a frame's length.
 #[derive(Clone, Copy)]
 enum Tail {
     End,
     TooLong,
     Cut,
+    CutInLength,
 }
 
 /// A connection that gives [`THREE_FRAMES`], then `tail`, then ends.
@@ -368,6 +372,8 @@ fn three_frames_then(tail: Tail) -> (DuplexStream, impl Future<Output = ()>) {
         Tail::TooLong => wire.extend_from_slice(&u32::MAX.to_be_bytes()),
         // A length of 10, and 3 of its bytes: the peer hangs up mid-frame.
         Tail::Cut => wire.extend_from_slice(&[0, 0, 0, 10, b'f', b'o', b'u']),
+        // Two of a length's four bytes: not a clean end between frames either.
+        Tail::CutInLength => wire.extend_from_slice(&[0, 0]),
     }
     let (mut peer, connection) = tokio::io::duplex(1024);
     let write = async move {
@@ -383,11 +389,12 @@ async fn the_frames_read_before_the_input_ends_or_fails_are_sent_on() {
     // A flush far away: the frames can only leave with the end of the input.
     const FLUSH_EVERY: Duration = Duration::from_secs(1);
     let payloads = THREE_FRAMES;
-    for tail in [Tail::End, Tail::TooLong, Tail::Cut] {
+    for tail in [Tail::End, Tail::TooLong, Tail::Cut, Tail::CutInLength] {
         let how = match tail {
             Tail::End => "then the end of the input",
             Tail::TooLong => "then a frame too long",
             Tail::Cut => "then the input ends inside a frame",
+            Tail::CutInLength => "then the input ends inside a frame's length",
         };
         let (connection, write) = three_frames_then(tail);
         let (sender, batches) = mpsc::channel(64);
@@ -419,11 +426,12 @@ async fn the_frames_read_before_the_input_ends_or_fails_are_sent_on() {
             ),
             // Lesson 04's reader says `Truncated`; a reader of your own may
             // say the read ended early. Either way it is not a clean end.
-            Tail::Cut => assert!(
+            Tail::Cut | Tail::CutInLength => assert!(
                 matches!(&ended, Err(FrameError::Truncated { .. }))
                     || matches!(&ended, Err(FrameError::Io(error)) if error.kind() == std::io::ErrorKind::UnexpectedEof),
                 "three frames {how}, and the loop says {ended:?}: a peer that hangs up \
-                 half-way through a frame has failed, and the loop says so"
+                 inside a frame, its length too, has failed, and the loop says so \
+                 (fewer than four bytes at the end taken for a clean end?)"
             ),
         }
     }

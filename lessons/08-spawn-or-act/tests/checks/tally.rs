@@ -1,9 +1,10 @@
 //! The tally is long-lived state with back pressure: a caller faster than
 //! the tally waits for it instead of piling commands up in memory, an add
-//! leaves nothing behind once it is counted, no more
-//! than the mailbox's capacity of commands wait for it, and the tally lives
-//! as long as a handle to it does (a question given up on, or a long pause,
-//! does not end it), and no longer.
+//! leaves nothing behind once it is counted, no more (and, if commands
+//! wait at all, no fewer) than the mailbox's capacity of commands wait for
+//! it, and the tally lives as long as a handle to it does (a question given
+//! up on, or a long pause, does not end it, nor takes another's answer), and
+//! no longer.
 
 use std::time::Duration;
 
@@ -58,11 +59,17 @@ fn a_caller_faster_than_the_tally_waits_for_it() {
 
 #[test]
 fn no_more_commands_than_the_mailbox_holds_wait_for_the_tally() {
-    const CAPACITY: usize = 4;
+    // The smallest mailbox there is, and one of a few places.
+    for capacity in [1, 4] {
+        mailbox_of(capacity);
+    }
+}
+
+fn mailbox_of(capacity: usize) {
     const TRIES: u64 = 64;
     let runtime = paused_runtime();
     let inside = runtime.enter();
-    let tally = Tally::new(CAPACITY);
+    let tally = Tally::new(capacity);
     // Nothing runs the runtime (no `block_on`): a task the tally started
     // cannot take a command from its mailbox. Each add is polled once.
     let mut returned = 0;
@@ -80,10 +87,19 @@ fn no_more_commands_than_the_mailbox_holds_wait_for_the_tally() {
     let counted = tally.total(0).now_or_never().unwrap_or(0);
     let waiting = returned - counted;
     assert!(
-        waiting <= CAPACITY as u64,
+        waiting <= capacity as u64,
         "{returned} adds returned while the tally could not run, and {waiting} of \
-         them wait to be counted; the mailbox holds {CAPACITY}: is the mailbox's \
+         them wait to be counted; the mailbox holds {capacity}: is the mailbox's \
          size the capacity given to `Tally::new`?"
+    );
+    // A mailbox holds what it was given: the command the tally's task works
+    // on is no longer in it. (An add that waits until it is counted lets
+    // none wait, and one counted at once lets every one return.)
+    assert!(
+        waiting == 0 || waiting == capacity as u64,
+        "only {waiting} adds could wait in a mailbox of {capacity} while the tally \
+         could not run: a caller waits only beyond the capacity (one place fewer, for \
+         the command in the task's hands?)"
     );
     drop(inside);
 
@@ -106,6 +122,8 @@ async fn the_tally_stops_when_its_last_handle_is_dropped() {
     let _ = tally.total(7).now_or_never();
     settle().await;
     tokio::time::sleep(Duration::from_secs(600)).await;
+    // The next question gets its own answer, not the one given up on.
+    within("an add", other.add(7, 3)).await;
 
     drop(tally);
     settle().await;
@@ -115,11 +133,12 @@ async fn the_tally_stops_when_its_last_handle_is_dropped() {
     };
     let answer = within("a total from the handle that is left", asked).await;
     assert!(
-        matches!(answer, Ok(5)),
-        "one handle is gone, and the other asks for a total of 5: {answer:?}. While a \
+        matches!(answer, Ok(8)),
+        "one handle is gone, and the other asks for a total of 5 + 3: {answer:?}. While a \
          handle is left, the tally answers, after a question that was given up on (does \
-         the tally's task panic when it cannot deliver an answer?) and after ten minutes \
-         without a command (does it end itself when idle?)"
+         the tally's task panic when it cannot deliver an answer? is the answer nobody \
+         took handed to the next question?) and after ten minutes without a command \
+         (does it end itself when idle?)"
     );
 
     drop(other);
