@@ -38,9 +38,11 @@ async fn a_client_that_stops_reading_stops_the_upstream_reads() {
     let sensor = records_upstream(RECORDS, LEN, Then::Eof);
     let probe = sensor.probe();
     let clock = records_upstream(CLOCK_RECORDS, LEN, Then::Eof);
+    // One device, two subscriptions: each call gets a subscription, and an
+    // upstream, of its own, also while another client follows the device.
     let devices = Devices::default()
         .with("sensor", sensor)
-        .with("clock", clock);
+        .with("sensor", clock);
     let served = serve(devices.feed(LEN).with_capacity(CAPACITY)).await;
 
     let mut slow = connect(&served).await;
@@ -54,11 +56,11 @@ async fn a_client_that_stops_reading_stops_the_upstream_reads() {
     assert_eq!(first.seq, 0);
 
     // The slow client reads nothing more while another one, on its own
-    // connection, reads a whole subscription.
+    // connection, reads a whole subscription to the same device.
     let mut other = connect(&served).await;
-    let mut ticks = subscribe(&mut other, "clock")
+    let mut ticks = subscribe(&mut other, "sensor")
         .await
-        .expect("a known device");
+        .expect("a device followed by another client is followed by this one too");
     let (ticked, end) = drain(&mut ticks).await;
     assert_eq!(
         ticked.len(),

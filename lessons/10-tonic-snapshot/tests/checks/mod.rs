@@ -25,7 +25,7 @@ fn no_shortcut_fakes_static() {
     lesson_support::assert_no_shortcuts(env!("CARGO_MANIFEST_DIR"));
 }
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -124,14 +124,22 @@ impl Drop for Upstream {
     }
 }
 
-/// The devices a check's feed can connect to, each once: `connect` hands
-/// out the upstream of the named device, `None` for any other name.
+/// The devices a check's feed can connect to: `connect` hands out the next
+/// upstream given for the named device (each once, in the order given),
+/// `None` when it has none left or for any other name.
 #[derive(Clone, Default)]
-struct Devices(Arc<Mutex<HashMap<String, Upstream>>>);
+struct Devices(Arc<Mutex<HashMap<String, VecDeque<Upstream>>>>);
 
 impl Devices {
+    /// Adds an upstream for `name`: for its next subscription, or, if
+    /// `name` already has one, for the one after.
     fn with(self, name: &str, upstream: Upstream) -> Self {
-        self.0.lock().unwrap().insert(name.to_owned(), upstream);
+        self.0
+            .lock()
+            .unwrap()
+            .entry(name.to_owned())
+            .or_default()
+            .push_back(upstream);
         self
     }
 
@@ -143,7 +151,7 @@ impl Devices {
         // `use<>`: the feed holds a clone of the devices, not a borrow.
         let devices = self.clone();
         SnapshotFeed::new(record_len, move |name: &str| {
-            devices.0.lock().unwrap().remove(name)
+            devices.0.lock().unwrap().get_mut(name)?.pop_front()
         })
     }
 }
