@@ -42,6 +42,21 @@ impl Plugin for Flaky {
     }
 }
 
+/// A plugin that fails every try.
+struct Refusing {
+    name: String,
+}
+
+impl Plugin for Refusing {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn handle<'a>(&'a self, _: u64, _: &'a [u8]) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async { Err(HandlerError(String::from("refused"))) })
+    }
+}
+
 #[test]
 fn a_dispatcher_that_lives_on_keeps_nothing_of_the_messages_it_is_done_with() {
     const MESSAGES: u64 = 2_000;
@@ -97,12 +112,16 @@ fn a_dispatcher_that_lives_on_keeps_nothing_of_the_messages_it_is_done_with() {
 #[test]
 fn messages_to_no_plugin_and_plugins_unplugged_leave_nothing_behind() {
     const ROUNDS: u64 = 2_000;
+    const HOUR_MS: u64 = 3_600_000;
     let runtime = paused_runtime();
-    let (dispatcher, _dead_letters) = runtime
-        .block_on(async { Dispatcher::new(policy(2, 1, 2, 1), |ceiling: Duration| ceiling) });
+    // A retry waits an hour: every wait of a plugin is still running when
+    // the plugin is unplugged.
+    let (dispatcher, mut dead_letters) = runtime.block_on(async {
+        Dispatcher::new(policy(2, HOUR_MS, 2, HOUR_MS), |ceiling: Duration| ceiling)
+    });
     // Every plugin gets a name no plugin had before, in both rounds.
     let named = std::cell::Cell::new(0_u64);
-    let round = || {
+    let mut round = || {
         runtime.block_on(async {
             for n in 0..ROUNDS {
                 named.set(named.get() + 1);
@@ -117,6 +136,21 @@ fn messages_to_no_plugin_and_plugins_unplugged_leave_nothing_behind() {
                     .await
                     .unwrap();
                 within("unplug", dispatcher.unplug(&name)).await.unwrap();
+                // A plugin unplugged while it owes a retry, due in an hour:
+                // the unplug dead-letters it, and its wait goes with it.
+                let name = format!("refusing {}", named.get());
+                let refusing = std::sync::Arc::new(Refusing { name: name.clone() });
+                within("plug", dispatcher.plug(refusing)).await.unwrap();
+                within("send", dispatcher.send(Bytes::from_static(b"refused")))
+                    .await
+                    .unwrap();
+                // The first try fails; the wait begins.
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                within("unplug", dispatcher.unplug(&name)).await.unwrap();
+                let letter = dead_letters
+                    .try_recv()
+                    .expect("the unplug dead-letters the retry it owed");
+                assert_eq!((letter.tries, letter.reason), (1, Reason::Unplugged));
             }
             settle().await;
             assert_eq!(within("in_flight", dispatcher.in_flight()).await, Ok(0));
@@ -126,11 +160,12 @@ fn messages_to_no_plugin_and_plugins_unplugged_leave_nothing_behind() {
     let ((), counted) = count_allocations(round);
     assert!(
         counted.count_current < 20 && counted.bytes_current < 1024,
-        "{ROUNDS} more messages handed to no plugin, and as many plugins plugged in \
-         and unplugged, and {} more allocations ({} bytes) are alive than before \
+        "{ROUNDS} more messages handed to no plugin, and twice as many plugins \
+         plugged in and unplugged (half of them owing a retry), and {} more allocations ({} bytes) are alive than before \
          them (fewer than 20, and less than 1 KiB, may be): something is kept per \
          message or per plugin after it is gone (a record of a message nobody \
-         owed, a place, a number or a name of an unplugged plugin?)",
+         owed, a place, a number or a name of an unplugged plugin, a wait of an \
+         hour left running after its delivery was dead-lettered?)",
         counted.count_current,
         counted.bytes_current
     );

@@ -241,6 +241,52 @@ async fn a_cap_of_duration_max_and_a_factor_of_ten_never_overflow() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_wait_of_duration_max_overflows_nothing() {
+    // No cap at all, and a jitter that picks the whole ceiling: the retry is
+    // due Duration::MAX after the failure, far past anything an `Instant`
+    // can hold. Waiting that long is fine; adding it to `Instant::now()`
+    // panics.
+    let (jitter, asked) = recording_jitter(|ceiling, _| ceiling);
+    let policy = RetryPolicy {
+        max_tries: 2,
+        base: Duration::MAX,
+        factor: 2,
+        cap: Duration::MAX,
+    };
+    let (dispatcher, mut dead_letters) = Dispatcher::new(policy, jitter);
+    let late = Scripted::new("late", |_, n| if n == 1 { Act::Fail } else { Act::Ack });
+    within("plug", dispatcher.plug(late.clone())).await.unwrap();
+    let id = within("send", dispatcher.send(Bytes::from_static(b"late")))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3_600)).await;
+
+    assert_eq!(ceilings_ms(&asked), [Duration::MAX.as_millis()]);
+    assert_eq!(
+        within("in_flight", dispatcher.in_flight()).await,
+        Ok(1),
+        "an hour after the first try failed, its retry still waits its wait of \
+         Duration::MAX, and the dispatcher answers (did the loop panic on \
+         `Instant::now() + wait`?)"
+    );
+    assert_eq!(late.tries_of(id), 1, "the retry is not due yet");
+    let report = within("shutdown", dispatcher.shutdown(Duration::from_secs(1)))
+        .await
+        .unwrap();
+    let unfinished: Vec<_> = report
+        .unfinished
+        .iter()
+        .map(|l| (l.id, l.tries, l.reason))
+        .collect();
+    assert_eq!(
+        unfinished,
+        [(id, 1, Reason::Deadline)],
+        "the shutdown's deadline cuts off the retry that waits"
+    );
+    assert!(queued(&mut dead_letters).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
 async fn ceilings_that_are_not_whole_milliseconds_are_kept_exactly() {
     // A jitter that always picks the ceiling: each wait is the ceiling.
     let (jitter, asked) = recording_jitter(|ceiling, _| ceiling);

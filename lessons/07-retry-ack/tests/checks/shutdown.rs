@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use lesson::{DeadLetter, Dispatcher, Reason, ShutDown};
+use lesson::{DeadLetter, Dispatcher, Reason, ShutDown, ShutdownReport};
 use lesson_support::{settle, within};
 use tokio::time::Instant;
 
@@ -436,6 +436,38 @@ async fn a_deadline_is_not_pushed_back_by_the_tries_that_end_before_it() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_deadline_of_duration_max_overflows_nothing() {
+    // A deadline of Duration::MAX is no deadline: the shutdown drains for as
+    // long as it takes, here a minute. Sleeping that long is fine; adding it
+    // to `Instant::now()` panics.
+    let (jitter, _) = recording_jitter(|ceiling, _| ceiling);
+    let (dispatcher, mut dead_letters) = Dispatcher::new(policy(3, 100, 2, 1_000), jitter);
+    let slow = Scripted::new("slow", |_, _| Act::AckAfter(Duration::from_secs(60)));
+    within("plug", dispatcher.plug(slow.clone())).await.unwrap();
+    let id = within("send", dispatcher.send(payload(0))).await.unwrap();
+
+    let asked = Instant::now();
+    // Longer than `within` waits: the drain takes a minute.
+    let report = tokio::time::timeout(Duration::from_secs(120), dispatcher.shutdown(Duration::MAX))
+        .await
+        .expect("the shutdown had not returned a minute after its last delivery ended");
+    assert_eq!(
+        report,
+        Ok(ShutdownReport::default()),
+        "a shutdown with a deadline of Duration::MAX drains everything and \
+         reports nothing unfinished (did the loop panic on `Instant::now() + \
+         deadline`?)"
+    );
+    assert_eq!(
+        asked.elapsed(),
+        Duration::from_secs(60),
+        "it returns once the slow try has acked"
+    );
+    assert_eq!(slow.acks_of(id), 1);
+    assert!(all_letters(&mut dead_letters).await.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
 async fn dropping_every_handle_still_finishes_what_was_accepted() {
     // Each wait is its ceiling: the retry comes at 100 ms.
     let (jitter, _) = recording_jitter(|ceiling, _| ceiling);
@@ -585,6 +617,8 @@ async fn a_caller_that_gives_up_on_its_call_stops_nothing() {
     let (dispatcher, _dead_letters) = Dispatcher::new(policy(3, 10, 2, 100), jitter);
     let slow = Scripted::new("slow", |_, _| Act::AckAfter(Duration::from_millis(100)));
     within("plug", dispatcher.plug(slow.clone())).await.unwrap();
+    let spare = Scripted::new("spare", |_, _| Act::Ack);
+    within("plug", dispatcher.plug(spare)).await.unwrap();
     let id = within("send", dispatcher.send(payload(0))).await.unwrap();
 
     // Callers that drop their calls after the command is queued (a timeout
@@ -593,6 +627,7 @@ async fn a_caller_that_gives_up_on_its_call_stops_nothing() {
     assert_eq!(dispatcher.send(payload(1)).now_or_never(), None);
     assert_eq!(dispatcher.in_flight().now_or_never(), None);
     assert_eq!(dispatcher.plug(slow.clone()).now_or_never(), None);
+    assert_eq!(dispatcher.unplug("spare").now_or_never(), None);
     settle().await;
 
     assert!(

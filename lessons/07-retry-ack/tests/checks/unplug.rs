@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use bytes::Bytes;
 use lesson::{Dispatcher, Reason};
 use lesson_support::{settle, within};
 
@@ -380,4 +381,46 @@ async fn plugins_that_share_a_name_are_each_handed_every_message_and_unplugged_t
         ),
         (Ok(0), 0)
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_plugin_stuck_on_thousands_of_messages_is_still_unplugged() {
+    // A plugin that never answers owes every message it is handed. However
+    // many that is, the dispatcher keeps taking messages and commands (it
+    // sets no bound of its own on what is in flight), and one unplug
+    // dead-letters them all.
+    const MESSAGES: u64 = 2_000;
+    let (jitter, _) = recording_jitter(|ceiling, _| ceiling);
+    let (dispatcher, mut dead_letters) = Dispatcher::new(policy(3, 10, 2, 100), jitter);
+    let stuck = Scripted::new("stuck", |_, _| Act::Hang);
+    within("plug", dispatcher.plug(stuck.clone()))
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for n in 0..MESSAGES {
+        let message = Bytes::from(format!("message {n}"));
+        ids.push(
+            within("a send while a plugin is stuck", dispatcher.send(message))
+                .await
+                .unwrap(),
+        );
+    }
+    settle().await;
+    assert_eq!(
+        within("in_flight", dispatcher.in_flight()).await,
+        Ok(ids.len())
+    );
+
+    unplug_expecting(
+        &dispatcher,
+        &mut dead_letters,
+        ("stuck", &ids),
+        (1, |_| None),
+        "a plugin stuck on thousands of messages is unplugged like any other: \
+         every message it owed is dead-lettered at once",
+    )
+    .await;
+    settle().await;
+    assert_eq!(stuck.dropped(), ids.len(), "its running tries are dropped");
+    assert_eq!(within("in_flight", dispatcher.in_flight()).await, Ok(0));
 }
