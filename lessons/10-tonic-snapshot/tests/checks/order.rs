@@ -128,9 +128,15 @@ async fn a_read_error_of_any_kind_ends_the_stream_with_unavailable() {
     // a record cut short (`DataLoss` is for an upstream that ended).
     for kind in [
         io::ErrorKind::ConnectionReset,
+        // Sounds like the device hanging up, and is still a read that
+        // failed: no clean end.
+        io::ErrorKind::ConnectionAborted,
         io::ErrorKind::BrokenPipe,
         io::ErrorKind::TimedOut,
         io::ErrorKind::Interrupted,
+        // An `AsyncRead` that is not ready says `Pending`; one that returns
+        // `WouldBlock` has failed, and trying again finds only its end.
+        io::ErrorKind::WouldBlock,
         // Kinds that sound like a record cut short, and are still a read
         // that failed, not an upstream that ended.
         io::ErrorKind::UnexpectedEof,
@@ -168,7 +174,8 @@ async fn a_read_error_of_any_kind_ends_the_stream_with_unavailable() {
                 items.len(),
                 4,
                 "three records, then the status, and nothing after it (no second \
-                 try, no second connection): {items:?}"
+                 try, no second connection, no clean end) after a {kind:?} error \
+                 (inside a record: {inside_a_record}): {items:?}"
             );
             let status = items[3]
                 .clone()
