@@ -6,7 +6,7 @@ use std::time::Duration;
 use lesson::{MessageLog, SUBSCRIBER_QUEUE, build_schema};
 use lesson_support::settle;
 
-use super::{drain, next_message, subscribe};
+use super::{drain, next_message, seq_and_text, subscribe};
 
 #[tokio::test(start_paused = true)]
 async fn a_subscriber_that_does_not_read_stops_production() {
@@ -52,4 +52,35 @@ async fn a_subscriber_that_does_not_read_stops_production() {
         "{MESSAGES} messages delivered, {} counted as copied out of the log",
         log.reads()
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stalled_subscriber_holds_up_no_other() {
+    const ORDERS: u64 = 40;
+    let log = MessageLog::new();
+    for n in 0..ORDERS {
+        log.append("orders", &format!("order {n}"));
+    }
+    log.append("audit", "login");
+    log.append("audit", "logout");
+    let schema = build_schema(&log);
+
+    // One subscriber reads a message and stalls, with its queue full.
+    let mut stalled = Box::pin(subscribe(&schema, "orders"));
+    next_message("the first message", &mut stalled).await;
+    settle().await;
+
+    // Another subscription has a queue of its own: it gets every message
+    // of its topic while the first one still reads nothing.
+    log.close();
+    let audit = drain(subscribe(&schema, "audit")).await;
+    assert_eq!(
+        seq_and_text(&audit),
+        [(ORDERS, "login"), (ORDERS + 1, "logout")],
+        "a subscriber that stalls holds up no other subscription (is the \
+         bound of SUBSCRIBER_QUEUE shared by the whole schema?)"
+    );
+    let rest = drain(stalled).await;
+    let seqs: Vec<u64> = rest.iter().map(|message| message.seq).collect();
+    assert_eq!(seqs, (1..ORDERS).collect::<Vec<_>>());
 }

@@ -23,6 +23,7 @@ async fn a_subscription_streams_its_topic_in_order_then_ends() {
         // A topic whose name begins with the one asked for is another
         // topic, and so is one whose name differs only in case.
         ("orders/refunds", "refund"),
+        ("orders.eu", "stroopwafel"),
         ("Orders", "ristretto"),
         ("audit", "logout"),
         // Nor is one that differs only by a space, and the empty topic
@@ -46,15 +47,15 @@ async fn a_subscription_streams_its_topic_in_order_then_ends() {
             (4, "cortado")
         ],
         "the messages of the topic, in the log's order, each once (two messages \
-         with the same text are two messages; `Orders`, `orders/refunds` and \
-         `orders ` are other topics)"
+         with the same text are two messages; `Orders`, `orders/refunds`, \
+         `orders.eu` and `orders ` are other topics)"
     );
     assert!(messages.iter().all(|message| message.topic == "orders"));
 
     let untagged = drain(subscribe(&schema, "")).await;
     assert_eq!(
         seq_and_text(&untagged),
-        [(9, "untagged")],
+        [(10, "untagged")],
         "a subscription to the empty topic gets the messages of the empty topic, \
          not those of every topic"
     );
@@ -72,10 +73,28 @@ async fn a_subscription_streams_its_topic_in_order_then_ends() {
 async fn messages_appended_later_arrive_as_they_come() {
     const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
     let log = MessageLog::new();
-    log.append("orders", "espresso");
     let schema = build_schema(&log);
-    let mut stream = Box::pin(subscribe(&schema, "orders"));
 
+    // The log is empty when this subscriber starts waiting: the first
+    // message appended is the first it gets.
+    let mut early = Box::pin(subscribe(&schema, "orders"));
+    let appending = async {
+        settle().await;
+        log.append("orders", "espresso");
+    };
+    let (first, ()) = tokio::join!(
+        next_message("the first message, appended after subscribing", &mut early),
+        appending
+    );
+    assert_eq!(
+        first.map(|m| (m.seq, m.text)),
+        Some((0, "espresso".to_owned())),
+        "a subscription to an empty log gets the first message appended to it"
+    );
+    drop(early);
+
+    // A subscriber that comes later gets it too, from the log.
+    let mut stream = Box::pin(subscribe(&schema, "orders"));
     let first = next_message("the message already in the log", &mut stream).await;
     assert_eq!(first.map(|m| m.text).as_deref(), Some("espresso"));
 
