@@ -241,6 +241,42 @@ async fn a_cap_of_duration_max_and_a_factor_of_ten_never_overflow() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn ceilings_of_months_and_years_are_exact_to_the_nanosecond() {
+    // A factor of 7 from 1 ms: from the 13th retry on, the ceilings (160
+    // days, then years, then the cap) are past 2^23 seconds, where
+    // neighbouring f64 values of seconds are more than a nanosecond apart.
+    let (jitter, asked) = recording_jitter(|_, _| Duration::ZERO);
+    let policy = RetryPolicy {
+        max_tries: 30,
+        base: Duration::from_millis(1),
+        factor: 7,
+        cap: Duration::MAX,
+    };
+    one_message_that_always_fails(policy, jitter).await;
+
+    let ceilings: Vec<u128> = asked
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(c, _)| c.as_nanos())
+        .collect();
+    let max = Duration::MAX.as_nanos();
+    let expected: Vec<u128> = (0..29)
+        .map(|n| {
+            7_u128
+                .checked_pow(n)
+                .map_or(max, |p| (1_000_000 * p).min(max))
+        })
+        .collect();
+    assert_eq!(
+        ceilings, expected,
+        "base 1 ms, factor 7, no cap: each ceiling is min(cap, base * factor^(n - 1)) \
+         to the nanosecond, the ceilings of months and years too (computed in \
+         floating point, with powi or mul_f64, they are off by some nanoseconds)"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_wait_of_duration_max_overflows_nothing() {
     // No cap at all, and a jitter that picks the whole ceiling: the retry is
     // due Duration::MAX after the failure, far past anything an `Instant`
