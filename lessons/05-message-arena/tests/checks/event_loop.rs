@@ -178,6 +178,29 @@ async fn max_in_flight_holds_when_one_read_brings_many_frames() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_max_in_flight_of_0_is_taken_for_1() {
+    // `EventLoop::new` lets at least one frame be in flight: 0 is neither a
+    // loop that never hands a frame out nor one without a bound.
+    let (reader, _probe) = ScriptedReader::new(wire(&frames(5)), Then::Eof);
+    let gate = Gate::new();
+    let mut event_loop = EventLoop::new(vec![gate.clone() as Arc<dyn Plugin>], 0);
+
+    let mut run = pin!(event_loop.run(reader));
+    tokio::select! {
+        read = &mut run => panic!(
+            "the loop with max_in_flight 0 finished ({read:?}) while its plugin held every frame"
+        ),
+        () = settle() => {}
+    }
+    assert_eq!(
+        gate.holding_now(),
+        1,
+        "with max_in_flight 0 the plugin holds {} frames: `new` takes 0 for 1",
+        gate.holding_now()
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn one_slow_frame_does_not_stop_the_reading_of_the_others() {
     const FRAMES: usize = 40;
     const MAX_IN_FLIGHT: usize = 2;
@@ -304,8 +327,15 @@ async fn a_run_dropped_with_frames_in_flight_leaves_the_loop_whole() {
 /// holds the first `whole` frames (at most 3), then a second run on it.
 async fn run_after_a_dropped_one(whole: usize) {
     const MAX_IN_FLIGHT: usize = 3;
+    // Two plugins: each frame of the dropped run is left with two holds that
+    // nothing will release (one release each frees none of them).
     let gate = Gate::new();
-    let mut event_loop = EventLoop::new(vec![gate.clone() as Arc<dyn Plugin>], MAX_IN_FLIGHT);
+    let other = Gate::new();
+    let plugins = vec![
+        gate.clone() as Arc<dyn Plugin>,
+        other.clone() as Arc<dyn Plugin>,
+    ];
+    let mut event_loop = EventLoop::new(plugins, MAX_IN_FLIGHT);
     {
         // The first connection: the plugin holds every frame it gets, and the
         // run is dropped (a timeout, a shutdown) with them in flight. The last
@@ -321,12 +351,13 @@ async fn run_after_a_dropped_one(whole: usize) {
             () = settle() => {}
         }
         assert_eq!(gate.holding_now(), whole.min(MAX_IN_FLIGHT));
+        assert_eq!(other.holding_now(), whole.min(MAX_IN_FLIGHT));
     }
     // The dropped run's handlers are gone (spawned ones once the runtime
     // has dropped the aborted tasks), and hold nothing.
     settle().await;
     assert_eq!(
-        gate.holding_now(),
+        gate.holding_now() + other.holding_now(),
         0,
         "the dropped run's handlers still hold frames"
     );
@@ -350,10 +381,12 @@ async fn run_after_a_dropped_one(whole: usize) {
             "a run after one dropped with {whole} frames in flight holds {} of its \
              frames at the busiest, not max_in_flight ({MAX_IN_FLIGHT}): the frames the \
              dropped run left count against max_in_flight (free them when the next run \
-             starts, whether or not the loop is full)",
+             starts, whether or not the loop is full, and however many plugins held \
+             them)",
             gate.holding_now(),
         );
         gate.open();
+        other.open();
         within("a run after a dropped one", run).await
     };
     let read = read.unwrap_or_else(|error| {
@@ -398,6 +431,16 @@ async fn a_handler_finishes_while_the_connection_is_silent() {
          handlers while you read, and cut every whole frame out of the receive buffer \
          before you wait for the connection again"
     );
+
+    // An hour (of paused time) in which the peer says nothing more: silence
+    // is not the end of the input, and `run` has no timeout of its own.
+    tokio::select! {
+        read = &mut run => panic!(
+            "the connection was silent for an hour and `run` returned {read:?}: only the \
+             input's end ends it (a read timeout takes a slow peer for a closed one)"
+        ),
+        () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+    }
 }
 
 #[tokio::test(start_paused = true)]
