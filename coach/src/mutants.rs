@@ -223,6 +223,12 @@ fn mutate(work: &Path, target: Option<&Path>, logs: &Path, lesson: &Lesson) -> R
     command
         .current_dir(work)
         .args(["mutants", "--in-place", "--no-shuffle", "--colors", "never"])
+        // cargo-mutants times a mutant's tests out at five times the
+        // baseline's, and at least 20 s. A mutant the checks catch only
+        // through their watchdog (05's `read_frame` that makes frames for
+        // ever: several checks each stopped after seconds) takes 18-20 s on a
+        // busy machine: a timeout there is the machine, not a hang.
+        .args(["--minimum-test-timeout", "60"])
         .arg("-p")
         .arg(format!("solution-{}-{}", lesson.number, lesson.slug))
         .arg("-o")
