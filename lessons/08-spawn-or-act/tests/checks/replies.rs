@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::pin::pin;
 use std::time::Duration;
 
+use futures::StreamExt;
 use lesson::{Request, Tally, serve};
 use lesson_support::within;
 use tokio::time::sleep;
@@ -93,6 +94,65 @@ async fn every_request_is_answered_once_and_counted_once() {
             total, expected,
             "the total of topic {topic} once `serve` has returned: is every \
              amount added to the tally before its request is answered?"
+        );
+    }
+}
+
+/// An id is the caller's name for a request, not a promise that it comes
+/// once: a request whose id comes again, while the first is in flight or
+/// after it has been answered, is a request of its own, answered and counted.
+#[tokio::test(start_paused = true)]
+async fn a_request_whose_id_comes_again_is_answered_again() {
+    const IDS: u64 = 50;
+    const TOPICS: u32 = 3;
+    // 0, 0, 1, 1, ..., 49, 49, then 0 to 49 once more: three requests for
+    // each id, the first two next to each other, so in flight together.
+    let ids: Vec<u64> = (0..IDS).flat_map(|id| [id, id]).chain(0..IDS).collect();
+    let sent = ids.len();
+    let tally = Tally::new(4);
+    let stream = futures::stream::iter(ids).map(|id| Request {
+        id,
+        topic: topic_of(id, TOPICS),
+    });
+    let work = |request: Request| async move {
+        sleep(Duration::from_millis(1)).await;
+        amount_of(request.id)
+    };
+    let replies = within(
+        "150 requests for 50 ids, 4 at a time",
+        serve(stream, &tally, 4, work),
+    )
+    .await;
+
+    let mut answered: BTreeMap<u64, usize> = BTreeMap::new();
+    for reply in &replies {
+        assert_eq!(
+            reply.amount,
+            amount_of(reply.id),
+            "the reply to request {}",
+            reply.id
+        );
+        *answered.entry(reply.id).or_default() += 1;
+    }
+    for id in 0..IDS {
+        assert_eq!(
+            answered.get(&id).copied().unwrap_or(0),
+            3,
+            "{} replies for {sent} requests; id {id} was sent three times, twice in a row, and \
+             each is a request of its own: is a request whose id is in flight, or was seen \
+             before, taken for a duplicate and dropped?",
+            replies.len()
+        );
+    }
+    for topic in 0..TOPICS {
+        let expected: u64 = (0..IDS)
+            .filter(|id| topic_of(*id, TOPICS) == topic)
+            .map(|id| 3 * amount_of(id))
+            .sum();
+        let total = within("a total from the tally", tally.total(topic)).await;
+        assert_eq!(
+            total, expected,
+            "the total of topic {topic}: every request counts, whatever its id"
         );
     }
 }
