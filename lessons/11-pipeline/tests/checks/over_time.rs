@@ -14,8 +14,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 use super::{
-    Look, Stuck, assert_complete_and_in_order, config, connect_ingest, quiet, receive, send_frames,
-    start_paused, subscribe, subscribe_with_small_window, through, until, watched,
+    Look, Stuck, assert_complete_and_in_order, config, connect_ingest, frame, quiet, receive,
+    send_frames, start_paused, subscribe, subscribe_with_small_window, through, until, watched,
+    wire,
 };
 
 const MINUTES: Duration = Duration::from_secs(600);
@@ -49,9 +50,45 @@ async fn a_client_silent_for_minutes_inside_a_frame_is_not_closed() {
 }
 
 #[tokio::test]
+async fn a_client_waiting_minutes_for_its_turn_is_served_in_it() {
+    let mut config = config();
+    config.max_connections = 1;
+    let (clock, pipeline) = start_paused(config).await;
+    let mut stream = subscribe(&pipeline).await;
+    // The one turn: a client that sends a frame and stays connected.
+    let mut served = connect_ingest(&pipeline).await;
+    served.write_all(&wire([frame(1, 0, 16)])).await.unwrap();
+    receive(&pipeline, &mut stream, 1).await;
+    // The next one sends its frame into the backlog, and waits ten minutes
+    // (on the pipeline's paused clock) for its turn.
+    let mut waiting = connect_ingest(&pipeline).await;
+    waiting.write_all(&wire([frame(2, 0, 16)])).await.unwrap();
+    quiet(&pipeline).await;
+    clock.pass(MINUTES).await;
+    quiet(&pipeline).await;
+
+    // Its turn comes when the served one hangs up, however long that took.
+    served.shutdown().await.unwrap();
+    let snapshots = receive(&pipeline, &mut stream, 1).await;
+    assert_complete_and_in_order(&snapshots, &[(2, 1)]);
+    let summary = until(&pipeline, "both frames to be published", |s| {
+        s.published == 2
+    })
+    .await;
+    assert!(
+        summary.connection_errors.is_empty(),
+        "a client waiting for its turn is not a bad one: {:?}",
+        summary.connection_errors
+    );
+    drop(waiting);
+}
+
+#[tokio::test]
 async fn a_plugin_stuck_for_minutes_still_holds_the_pipeline_and_loses_nothing() {
-    const INGEST: usize = 32;
-    const MAILBOX: usize = 16;
+    // Small bounds, as configured: a queue of the learner's own size (a
+    // floor under the configured one, say) shows against them.
+    const INGEST: usize = 4;
+    const MAILBOX: usize = 2;
     const FRAMES: u32 = 200;
     let mut config = config();
     config.ingest_capacity = INGEST;

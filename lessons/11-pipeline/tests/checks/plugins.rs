@@ -195,8 +195,12 @@ impl Plugin for Picky {
     }
 }
 
-/// Panics on every message, in words an operator would want to read.
-struct Doomed;
+/// Panics on every message, in words an operator would want to read, and
+/// notes when each try came.
+#[derive(Default)]
+struct Doomed {
+    tries: Arc<Mutex<HashMap<u64, Vec<Instant>>>>,
+}
 
 impl Plugin for Doomed {
     fn name(&self) -> &str {
@@ -204,6 +208,8 @@ impl Plugin for Doomed {
     }
 
     fn handle(&self, message: Message) -> BoxFuture<'_, Result<(), HandlerError>> {
+        let mut tries = self.tries.lock().unwrap();
+        tries.entry(message.id).or_default().push(Instant::now());
         Box::pin(async move {
             if message.id != u64::MAX {
                 lesson_support::panic_on_purpose(format!(
@@ -219,7 +225,9 @@ impl Plugin for Doomed {
 #[tokio::test]
 async fn a_handler_that_always_panics_is_dead_lettered_with_what_the_panic_said() {
     let pipeline = start(config()).await;
-    through(&pipeline, Doomed, 3, 2, 20).await;
+    let doomed = Doomed::default();
+    let tries = Arc::clone(&doomed.tries);
+    through(&pipeline, doomed, 3, 2, 20).await;
 
     let summary = summary(&pipeline).await;
     assert_eq!(summary.dead_letters.len(), 2, "{:?}", summary.dead_letters);
@@ -234,6 +242,21 @@ async fn a_handler_that_always_panics_is_dead_lettered_with_what_the_panic_said(
             "the dead letter's last error displays as {said:?}: it should carry what \
              the panic said"
         );
+        // A panic is a failed try like an error: the retry after it waits
+        // the policy's backoff too (1, then 2 ms here).
+        let tries = tries.lock().unwrap()[&letter.id].clone();
+        assert_eq!(tries.len(), 3, "message {}: three tries", letter.id);
+        let schedule = [Duration::from_millis(1), Duration::from_millis(2)];
+        for (n, (pair, wait)) in tries.windows(2).zip(schedule).enumerate() {
+            let waited = pair[1] - pair[0];
+            assert!(
+                waited >= wait,
+                "message {}: retry {} came {waited:?} after the try that panicked; a panic \
+                 is a failed try, and the policy says to wait {wait:?} first",
+                letter.id,
+                n + 1
+            );
+        }
     }
 }
 
