@@ -109,12 +109,15 @@ async fn read_error_reaches_the_consumer_after_the_lines_before_it() {
     // non-blocking std socket, but an `AsyncRead` that is not ready returns
     // `Pending`, and one that returns either error has chosen to report it.
     // `UnexpectedEof` is an error too, not the connection's end (that is a
-    // read of 0 bytes): the half line it cut short is no last line.
+    // read of 0 bytes): the half line it cut short is no last line. And
+    // `TimedOut` is not a slow peer to wait for again: a reader that times
+    // out has given up, and the session has no timer of its own.
     for kind in [
         ErrorKind::ConnectionReset,
         ErrorKind::Interrupted,
         ErrorKind::WouldBlock,
         ErrorKind::UnexpectedEof,
+        ErrorKind::TimedOut,
     ] {
         let (reader, _probe) = ScriptedReader::new(["a\nb\n", "unfin"], Then::FailOnce(kind));
 
