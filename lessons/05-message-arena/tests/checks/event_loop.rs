@@ -293,7 +293,8 @@ async fn every_plugin_is_handed_the_frames_in_the_order_they_were_read() {
 
 #[tokio::test(start_paused = true)]
 async fn an_empty_frame_is_a_frame() {
-    let sent: [&[u8]; 4] = [b"one", b"", b"", b"four"];
+    // The last one too: a header with nothing after it, then the end.
+    let sent: [&[u8]; 5] = [b"one", b"", b"", b"four", b""];
     let (reader, _probe) = ScriptedReader::new(wire(&sent), Then::Eof);
     let plugin = Recorder::new(|_| Duration::from_millis(1));
     let mut event_loop = EventLoop::new(vec![plugin.clone() as Arc<dyn Plugin>], 2);
@@ -303,7 +304,7 @@ async fn an_empty_frame_is_a_frame() {
         .expect("no read error was scripted");
 
     assert_eq!(
-        read, 4,
+        read, 5,
         "a length of 0 announces a frame of no bytes, not the end of the input"
     );
     assert_eq!(
