@@ -112,3 +112,91 @@ async fn dropping_the_response_stream_stops_a_worker_waiting_for_messages() {
         );
     }
 }
+
+/// A server runs its subscriptions on worker threads: a subscriber can
+/// leave while the worker is copying, not only while it waits. Here the
+/// worker runs on a thread of its own and the subscriber leaves from this
+/// one as the worker starts on a burst of another topic's messages. A
+/// worker that looks at its subscriber before each copy copies at most one
+/// more; one aborted on drop stops where it next yields, which tokio's
+/// cooperative budget makes it do after at most 128 ready waits; one that
+/// looks only before it waits copies the rest of the burst for nobody.
+#[test]
+fn a_subscriber_that_leaves_from_another_thread_stops_the_copying_at_once() {
+    use std::time::Instant;
+    const BURST: u64 = 20_000;
+    // Far more than a worker that stops at once, or at its next yield, can
+    // copy; far fewer than the burst.
+    const AT_MOST: u64 = 1_000;
+    // A round shows something only if the worker has started on the burst
+    // and is still behind the log when the subscriber leaves.
+    let mut rounds_seen = 0;
+    for _ in 0..20 {
+        let log = MessageLog::new();
+        log.append("orders", "espresso");
+        let schema = build_schema(&log);
+        let (hand_over, handed) = std::sync::mpsc::channel();
+        let (go, burst_appended) = std::sync::mpsc::channel::<()>();
+        let server = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                // `execute_stream` itself, whose stream is `'static`.
+                let mut stream = schema.execute_stream(
+                    "subscription { messages(topic: \"orders\") { seq topic text } }",
+                );
+                next_message("the first message", &mut stream).await;
+                hand_over
+                    .send(stream)
+                    .expect("the check waits for the stream");
+                // This thread, and so the worker, is held until the whole
+                // burst is in the log.
+                let _ = burst_appended.recv();
+                // Then the worker (if there is one) runs until it ends.
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while alive_tasks() > 0 {
+                    assert!(
+                        Instant::now() < deadline,
+                        "the subscriber left, yet a task still runs 10 s later"
+                    );
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            });
+        });
+        let stream = handed.recv().expect("the subscription started");
+        for n in 0..BURST {
+            log.append("audit", &format!("login {n}"));
+        }
+        go.send(()).expect("the server thread waits");
+        // The subscriber leaves as soon as the worker has copied one
+        // message of the burst.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while log.reads() < 2 && !server.is_finished() && Instant::now() < deadline {
+            std::hint::spin_loop();
+        }
+        drop(stream);
+        let reads_at_drop = log.reads();
+        if let Err(panic) = server.join() {
+            std::panic::resume_unwind(panic);
+        }
+        if reads_at_drop < 2 || reads_at_drop + AT_MOST >= log.len() {
+            // No worker started on the burst, or it was close to the end
+            // of the log: this round shows nothing.
+            continue;
+        }
+        assert!(
+            log.reads() - reads_at_drop < AT_MOST,
+            "the subscriber left with {} messages of another topic still to look \
+             at, and {} of them were copied out for nobody: look at the subscriber \
+             before each copy, not only before waiting",
+            log.len() - reads_at_drop,
+            log.reads() - reads_at_drop,
+        );
+        rounds_seen += 1;
+        if rounds_seen == 3 {
+            break;
+        }
+    }
+}

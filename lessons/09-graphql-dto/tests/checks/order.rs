@@ -30,6 +30,9 @@ async fn a_subscription_streams_its_topic_in_order_then_ends() {
         // is a topic of its own, not every topic.
         ("orders ", "to go"),
         ("", "untagged"),
+        // A trailing slash makes another topic too, not the same one
+        // written another way.
+        ("orders/", "decaf"),
     ] {
         log.append(topic, text);
     }
@@ -48,7 +51,7 @@ async fn a_subscription_streams_its_topic_in_order_then_ends() {
         ],
         "the messages of the topic, in the log's order, each once (two messages \
          with the same text are two messages; `Orders`, `orders/refunds`, \
-         `orders.eu` and `orders ` are other topics)"
+         `orders.eu`, `orders/` and `orders ` are other topics)"
     );
     assert!(messages.iter().all(|message| message.topic == "orders"));
 
