@@ -106,18 +106,24 @@ async fn frames_cut_into_pieces_arrive_whole_while_the_timer_fires() {
 #[tokio::test(start_paused = true)]
 async fn frames_that_arrive_together_leave_together_at_the_next_flush() {
     const FLUSH_EVERY: Duration = Duration::from_millis(5);
-    // Room for the largest write (10,000 frames, 230 KB), so that it is in
-    // the connection at once.
-    let (mut peer, connection) = tokio::io::duplex(256 * 1024);
+    // Room for the largest write (1,100 frames of 8,000 bytes, 8.8 MB), so
+    // that it is in the connection at once.
+    let (mut peer, connection) = tokio::io::duplex(9 * 1024 * 1024);
     let (sender, mut batches) = mpsc::channel(64);
     let running = tokio::spawn(run_connection(connection, FLUSH_EVERY, sender));
     sleep(Duration::from_millis(2)).await; // the loop is up and waiting
 
-    // Ten frames, then ten times more, up to a thousand times more: a batch
-    // holds what came, however much that is.
-    for (round, frames) in [10, 100, 1_000, 10_000].into_iter().enumerate() {
+    // Ten frames, then ten times more, up to a thousand times more, then
+    // frames of 8,000 bytes that come to more than lesson 04's largest frame
+    // (8 MiB): a batch holds what came, however much that is.
+    let rounds: [(usize, usize); 5] = [(10, 0), (100, 0), (1_000, 0), (10_000, 0), (1_100, 8_000)];
+    for (round, (frames, size)) in rounds.into_iter().enumerate() {
         let payloads: Vec<String> = (0..frames)
-            .map(|n| format!("round {round} frame {n}"))
+            .map(|n| {
+                let name = format!("round {round} frame {n}");
+                let padding = ".".repeat(size.saturating_sub(name.len()));
+                name + &padding
+            })
             .collect();
         within("a write", peer.write_all(&encode(&payloads)))
             .await
@@ -131,11 +137,20 @@ async fn frames_that_arrive_together_leave_together_at_the_next_flush() {
         )
         .await
         .expect("the loop is running");
-        assert_eq!(
-            texts(&batch),
-            payloads,
+        // Compared without printing them: the last round is 8.8 MB of text.
+        let first_wrong = batch
+            .iter()
+            .zip(&payloads)
+            .position(|(got, sent)| got[..] != *sent.as_bytes())
+            .unwrap_or(batch.len().min(payloads.len()));
+        assert!(
+            batch.len() == payloads.len() && first_wrong == batch.len(),
             "{frames} frames that arrived in one write are sent on in one batch \
-             (a batch cut at a size of your own?)"
+             (a batch cut at a number of frames, or of bytes, of your own?): the \
+             batch held {} frames, of {} bytes, and differs from what was sent \
+             from frame {first_wrong} on",
+            batch.len(),
+            batch.iter().map(Bytes::len).sum::<usize>()
         );
         assert!(
             written.elapsed() <= FLUSH_EVERY,

@@ -1,6 +1,7 @@
 //! Every request is answered, once, with what its work came to, and its
 //! amount is counted in its topic's total, once, by the time `serve`
-//! returns: a request whose work takes minutes too.
+//! returns: a request whose work takes minutes too. The totals are running
+//! totals: a finished request is counted while `serve` still runs.
 
 use std::collections::BTreeMap;
 use std::pin::pin;
@@ -153,6 +154,47 @@ async fn a_request_whose_id_comes_again_is_answered_again() {
         assert_eq!(
             total, expected,
             "the total of topic {topic}: every request counts, whatever its id"
+        );
+    }
+}
+
+/// A server's source may never end, so `serve` may never return: the totals
+/// are running totals, and a request is counted once it is done, while
+/// `serve` still runs, not kept back until the source ends.
+#[tokio::test(start_paused = true)]
+async fn a_finished_request_is_counted_while_serve_still_runs() {
+    const REQUESTS: u64 = 100;
+    const TOPICS: u32 = 3;
+    let tally = Tally::new(4);
+    // 100 requests, then a source that waits for ever.
+    let source = requests(REQUESTS, TOPICS, &Gauge::default()).chain(futures::stream::pending());
+    let work = |request: Request| async move {
+        sleep(Duration::from_millis(1 + request.id % 3)).await;
+        amount_of(request.id)
+    };
+    let mut serving = pin!(serve(source, &tally, 8, work));
+    let waited = within(
+        "100 requests, 8 at a time, then a source that waits",
+        tokio::time::timeout(Duration::from_secs(10), serving.as_mut()),
+    )
+    .await;
+    assert!(
+        waited.is_err(),
+        "`serve` returned, and its source never ends"
+    );
+
+    // `serve` is still running (and not dropped) while the totals are read.
+    for topic in 0..TOPICS {
+        let expected: u64 = (0..REQUESTS)
+            .filter(|id| topic_of(*id, TOPICS) == topic)
+            .map(amount_of)
+            .sum();
+        let total = within("a total from the tally", tally.total(topic)).await;
+        assert_eq!(
+            total, expected,
+            "the total of topic {topic} once its 100 requests are done, with `serve` \
+             still running: are the amounts kept back until the source ends (summed \
+             in `serve`, added when it returns)?"
         );
     }
 }
