@@ -253,31 +253,39 @@ async fn a_record_longer_than_any_read_arrives_whole() {
 async fn an_upstream_silent_for_a_week_keeps_the_stream_open() {
     // Two records, then nothing: a silent device has not ended, nor failed.
     // A week, not an hour: an idle timeout of two hours (TCP keepalive's
-    // default) would take it for a dead one too.
-    let sensor = records_upstream(2, 16, Then::Hang);
-    let probe = sensor.probe();
-    let feed = Devices::default().with("sensor", sensor).feed(16);
-    let stream = subscribe_directly(&feed, "sensor")
-        .await
-        .expect("a known device");
-    let mut stream = Box::pin(stream);
-    for n in 0..2 {
-        let snapshot = within("a record", stream.next()).await;
-        let snapshot = snapshot.expect("a record").expect("no error");
-        assert_eq!(snapshot.seq, n);
-    }
+    // default) would take it for a dead one too. Silent between records,
+    // and silent in the middle of one: half a record that waits for a week
+    // has not been cut short either.
+    for tail in [0, 8] {
+        let mut chunks: Vec<Vec<u8>> = (0..2).map(|n| record(n, 16)).collect();
+        if tail > 0 {
+            chunks.push(record(2, 16)[..tail].to_vec());
+        }
+        let sensor = Upstream::new(ScriptedReader::new(chunks, Then::Hang));
+        let probe = sensor.probe();
+        let feed = Devices::default().with("sensor", sensor).feed(16);
+        let stream = subscribe_directly(&feed, "sensor")
+            .await
+            .expect("a known device");
+        let mut stream = Box::pin(stream);
+        for n in 0..2 {
+            let snapshot = within("a record", stream.next()).await;
+            let snapshot = snapshot.expect("a record").expect("no error");
+            assert_eq!(snapshot.seq, n);
+        }
 
-    // A week of paused time passes at once.
-    sleep(Duration::from_secs(7 * 24 * 3600)).await;
-    let after_a_week = timeout(Duration::from_secs(1), stream.next()).await;
-    assert!(
-        after_a_week.is_err(),
-        "the upstream is silent, not ended, yet after a week the stream gave \
-         {after_a_week:?}: the stream ends as the upstream does, and a silence \
-         is not an end"
-    );
-    assert!(
-        !probe.dropped(),
-        "the upstream was let go while its stream was open"
-    );
+        // A week of paused time passes at once.
+        sleep(Duration::from_secs(7 * 24 * 3600)).await;
+        let after_a_week = timeout(Duration::from_secs(1), stream.next()).await;
+        assert!(
+            after_a_week.is_err(),
+            "the upstream is silent, not ended, with {tail} bytes of a record in \
+             hand, yet after a week the stream gave {after_a_week:?}: the stream \
+             ends as the upstream does, and a silence is not an end"
+        );
+        assert!(
+            !probe.dropped(),
+            "the upstream was let go while its stream was open"
+        );
+    }
 }
