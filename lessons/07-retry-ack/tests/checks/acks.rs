@@ -132,3 +132,31 @@ async fn a_message_handed_to_no_plugin_is_done_at_once() {
          message has an id of its own"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_empty_message_is_a_message_too() {
+    // No bytes at all is still a message: handed to every plugin, retried
+    // after a failure, and done only once acked.
+    let (jitter, _) = recording_jitter(|ceiling, _| ceiling);
+    let (dispatcher, _dead_letters) = Dispatcher::new(policy(3, 100, 2, 1_000), jitter);
+    let second = Scripted::new("second", |_, n| if n == 1 { Act::Fail } else { Act::Ack });
+    within("plug", dispatcher.plug(second.clone()))
+        .await
+        .unwrap();
+    let id = within("send", dispatcher.send(bytes::Bytes::new()))
+        .await
+        .unwrap();
+    assert_eq!(
+        second.tries_of(id),
+        1,
+        "an empty message was handed to no plugin: it is a message like any other"
+    );
+    assert_eq!(within("in_flight", dispatcher.in_flight()).await, Ok(1));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(
+        (second.tries_of(id), second.acks_of(id)),
+        (2, 1),
+        "the empty message failed once: it is retried after 100 ms and acked"
+    );
+    assert_eq!(within("in_flight", dispatcher.in_flight()).await, Ok(0));
+}

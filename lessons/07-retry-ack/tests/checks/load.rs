@@ -10,7 +10,7 @@ use std::time::Duration;
 use lesson::{Dispatcher, Reason};
 use lesson_support::{settle, within};
 
-use super::{Act, Scripted, error_of, mix, policy, queued, recording_jitter, tracked};
+use super::{Act, Scripted, error_of, mix, payload, policy, queued, recording_jitter, tracked};
 
 const MESSAGES: u64 = 10_000;
 const MAX_TRIES: u32 = 4;
@@ -127,4 +127,36 @@ async fn ten_thousand_messages_with_random_failures_each_end_exactly_once_per_pl
         "every delivery has ended and every dead letter is dropped, yet these \
          many buffers are still held"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_command_queue_holds_its_callers_back() {
+    // 1,000 sends begun while the loop cannot run (this task never yields
+    // between them): the command queue takes 64, and every send after that
+    // waits for room. Dropped before there is any, those are never accepted.
+    let (jitter, _) = recording_jitter(|ceiling, _| ceiling);
+    let (dispatcher, _dead_letters) = Dispatcher::new(policy(3, 100, 2, 1_000), jitter);
+    let counter = Scripted::new("counter", |_, _| Act::Ack);
+    within("plug", dispatcher.plug(counter.clone()))
+        .await
+        .unwrap();
+    let mut sends: Vec<_> = (0..1_000)
+        .map(|n| Box::pin(dispatcher.send(payload(n))))
+        .collect();
+    for send in &mut sends {
+        assert!(
+            futures::FutureExt::now_or_never(send).is_none(),
+            "a send was answered while the loop could not run"
+        );
+    }
+    drop(sends);
+    settle().await;
+    let accepted = counter.ids().len();
+    assert!(
+        (1..=64).contains(&accepted),
+        "{accepted} of 1,000 sends begun while the loop could not run got in: \
+         the command queue holds 64, and a caller beyond that waits for room \
+         (is the queue unbounded?)"
+    );
+    assert_eq!(within("in_flight", dispatcher.in_flight()).await, Ok(0));
 }

@@ -435,3 +435,36 @@ async fn each_plugin_backs_off_on_its_own_and_an_ack_resets_nothing_else() {
         );
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_wait_of_years_is_waited_whole() {
+    // A ceiling of three years, and a jitter that picks all of it: an
+    // `Instant` holds that sum, and `tokio::time::sleep` waits it whole, so
+    // the retry comes three years after the failure, to the millisecond.
+    let years = Duration::from_secs(3 * 365 * 24 * 3_600);
+    let (jitter, _) = recording_jitter(|ceiling, _| ceiling);
+    let policy = RetryPolicy {
+        max_tries: 2,
+        base: years,
+        factor: 2,
+        cap: Duration::MAX,
+    };
+    let (dispatcher, _dead_letters) = Dispatcher::new(policy, jitter);
+    let patient = Scripted::new("patient", |_, n| if n == 1 { Act::Fail } else { Act::Ack });
+    within("plug", dispatcher.plug(patient.clone()))
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let id = within("send", dispatcher.send(Bytes::from_static(b"patient")))
+        .await
+        .unwrap();
+    tokio::time::sleep(years + Duration::from_secs(1)).await;
+    assert_eq!(
+        tried_at_ms(&patient, start, |_| true),
+        [0, years.as_millis()],
+        "the jitter picked a wait of three years: the retry comes three years \
+         after the failure, not sooner (is every wait held to a longest wait \
+         of its own?)"
+    );
+    assert_eq!(patient.acks_of(id), 1);
+}

@@ -438,30 +438,34 @@ async fn a_deadline_is_not_pushed_back_by_the_tries_that_end_before_it() {
 #[tokio::test(start_paused = true)]
 async fn a_deadline_of_duration_max_overflows_nothing() {
     // A deadline of Duration::MAX is no deadline: the shutdown drains for as
-    // long as it takes, here a minute. Sleeping that long is fine; adding it
-    // to `Instant::now()` panics.
+    // long as it takes, here three years. Sleeping that long is fine; adding
+    // it to `Instant::now()` panics.
+    let years = Duration::from_secs(3 * 365 * 24 * 3_600);
     let (jitter, _) = recording_jitter(|ceiling, _| ceiling);
     let (dispatcher, mut dead_letters) = Dispatcher::new(policy(3, 100, 2, 1_000), jitter);
-    let slow = Scripted::new("slow", |_, _| Act::AckAfter(Duration::from_secs(60)));
+    let slow = Scripted::new("slow", move |_, _| Act::AckAfter(years));
     within("plug", dispatcher.plug(slow.clone())).await.unwrap();
     let id = within("send", dispatcher.send(payload(0))).await.unwrap();
 
     let asked = Instant::now();
-    // Longer than `within` waits: the drain takes a minute.
-    let report = tokio::time::timeout(Duration::from_secs(120), dispatcher.shutdown(Duration::MAX))
-        .await
-        .expect("the shutdown had not returned a minute after its last delivery ended");
+    // Longer than `within` waits: the drain takes three years.
+    let report = tokio::time::timeout(
+        years + Duration::from_secs(60),
+        dispatcher.shutdown(Duration::MAX),
+    )
+    .await
+    .expect("the shutdown had not returned a minute after its last delivery ended");
     assert_eq!(
         report,
         Ok(ShutdownReport::default()),
         "a shutdown with a deadline of Duration::MAX drains everything and \
          reports nothing unfinished (did the loop panic on `Instant::now() + \
-         deadline`?)"
+         deadline`, or hold the deadline to a longest one of its own?)"
     );
     assert_eq!(
         asked.elapsed(),
-        Duration::from_secs(60),
-        "it returns once the slow try has acked"
+        years,
+        "it returns once the slow try has acked, three years later"
     );
     assert_eq!(slow.acks_of(id), 1);
     assert!(all_letters(&mut dead_letters).await.is_empty());
