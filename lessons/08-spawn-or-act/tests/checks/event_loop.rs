@@ -4,7 +4,8 @@
 //! at the next flush, without waiting for the connection to end; frames
 //! that keep coming do not put the flush off. A slow receiver slows the
 //! loop down and loses nothing, and the frames read before the input ends
-//! or fails are sent on before the loop returns.
+//! or fails are sent on before the loop returns. A connection silent for
+//! an hour has done neither: it is still read.
 
 use std::future::Future;
 use std::time::Duration;
@@ -753,5 +754,56 @@ async fn a_frame_as_long_as_lesson_04_allows_arrives_whole() {
         matches!(ended, Ok(Ok(()))),
         "the input ended after a frame of the largest length allowed, and the \
          loop says {ended:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_connection_silent_for_an_hour_is_still_read() {
+    // The loop returns when its input ends or fails, or when nobody
+    // receives batches: a peer that says nothing for an hour (paused time)
+    // has done neither, and what it sends afterwards is read.
+    const FLUSH_EVERY: Duration = Duration::from_secs(1);
+    const SILENCE: Duration = Duration::from_secs(3_600);
+    let (mut peer, connection) = tokio::io::duplex(1024);
+    let (sender, mut batches) = mpsc::channel(64);
+    let running = tokio::spawn(run_connection(connection, FLUSH_EVERY, sender));
+
+    within("a frame's write", peer.write_all(&encode(&["before"])))
+        .await
+        .unwrap();
+    let first = within("the batch of the frame before the silence", batches.recv())
+        .await
+        .expect("a batch before the loop ends");
+    assert_eq!(texts(&first), ["before"]);
+
+    // An hour of silence, waited for in steps shorter than `within`'s
+    // patience: the loop's flush timer fires all along.
+    let silent_since = Instant::now();
+    while silent_since.elapsed() < SILENCE {
+        within("the silence", sleep(Duration::from_secs(20))).await;
+    }
+    assert!(
+        !running.is_finished(),
+        "the peer said nothing for {SILENCE:?}, and the loop had returned \
+         {:?}: a silent connection is not a closed one (an idle timeout of \
+         your own?)",
+        within("the loop", running).await
+    );
+    let wrote = within(
+        "a frame's write after the silence",
+        peer.write_all(&encode(&["after"])),
+    )
+    .await;
+    drop(peer); // the input ends after the second frame
+    let second = within("the batch of the frame after the silence", batches.recv()).await;
+    let ended = within("the loop to end with the input", running).await;
+    assert!(
+        wrote.is_ok() && second.as_deref().map(texts) == Some(vec!["after".to_owned()]),
+        "after {SILENCE:?} of silence the peer wrote a frame ({wrote:?}), and the \
+         loop sent on {second:?}, and returned {ended:?}"
+    );
+    assert!(
+        matches!(ended, Ok(Ok(()))),
+        "the input ended after the second frame, and the loop says {ended:?}"
     );
 }
