@@ -21,10 +21,20 @@ async fn dropping_the_response_stream_stops_a_worker_blocked_on_sending() {
     let mut stream = Box::pin(subscribe(&schema, "orders"));
     next_message("the first message", &mut stream).await;
     settle().await; // a worker fills the queue and waits
+    // The subscriber stalls a minute (paused), then leaves: a worker that
+    // waits for room must see it leave at once, not at its next retry.
+    tokio::time::sleep(Duration::from_secs(60)).await;
     let reads_before = log.reads();
 
     drop(stream);
     settle().await;
+    assert_eq!(
+        alive_tasks(),
+        tasks_before,
+        "the subscriber stalled a minute and left, and 40 ms (paused) later a \
+         task still waits for room for it: wait for room with `send` (it fails \
+         as soon as the receiver is dropped), not by retrying on a timer"
+    );
     log.append("orders", "one more");
     settle().await;
 
