@@ -107,12 +107,34 @@ async fn a_connection_that_ends_inside_a_frame_is_reported_and_its_frames_before
 
 #[tokio::test]
 async fn a_silent_connection_holds_up_no_other() {
-    let pipeline = start(config()).await;
+    // More clients waiting inside a frame than the queue has places: a
+    // client the pipeline is still reading from holds none of them (a
+    // connection that reserves its place before it reads holds one each).
+    let mut config = config();
+    config.ingest_capacity = 2;
+    let pipeline = start(config).await;
     let mut stream = subscribe(&pipeline).await;
-    // Connected first, and says nothing until the end of the check.
-    let mut silent = connect_ingest(&pipeline).await;
-    // Half a frame: its reader waits inside it.
-    silent.write_all(&[0, 0, 0, 16, 1, 2]).await.unwrap();
+    // Connected first, and silent until the end of the check, each inside a
+    // frame of 16 bytes: in its payload, after its length prefix, and
+    // inside the prefix. What each still owes comes at the end.
+    let parts: [(&[u8], &[u8]); 3] = [
+        (&[0, 0, 0, 16, 1, 2], &[0; 14]),
+        (&[0, 0, 0, 16], &[0; 16]),
+        (
+            &[0, 0],
+            &[0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        ),
+    ];
+    let mut silent = Vec::new();
+    for (first, _) in parts {
+        let mut client = connect_ingest(&pipeline).await;
+        client.write_all(first).await.unwrap();
+        silent.push(client);
+    }
+    until(&pipeline, "the silent clients to be accepted", |s| {
+        s.connections == 3
+    })
+    .await;
 
     let talker = send_frames(&pipeline, 5, 200, 50);
     let snapshots = receive(&pipeline, &mut stream, 200).await;
@@ -121,10 +143,12 @@ async fn a_silent_connection_holds_up_no_other() {
         .await
         .unwrap();
 
-    // The silent one was never closed for being slow: it can still finish.
-    silent.write_all(&[0; 14]).await.unwrap();
-    let snapshots = receive(&pipeline, &mut stream, 1).await;
-    assert_eq!(snapshots[0].payload.len(), 16, "the frame it finished");
+    // The silent ones were never closed for being slow: each can finish.
+    for (client, (_, rest)) in silent.iter_mut().zip(parts) {
+        client.write_all(rest).await.unwrap();
+        let snapshots = receive(&pipeline, &mut stream, 1).await;
+        assert_eq!(snapshots[0].payload.len(), 16, "the frame it finished");
+    }
 }
 
 /// How a client whose turn came ends its connection: each way must give

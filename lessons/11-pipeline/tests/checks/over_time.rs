@@ -140,12 +140,17 @@ async fn a_subscriber_that_reads_nothing_for_minutes_loses_nothing() {
     assert_complete_and_in_order(&snapshots, &[(3, FRAMES)]);
 }
 
-/// Fails the first four tries of every message, and notes when, on the
-/// pipeline's clock, each try came.
+/// Fails the first four tries of every message, each after working on it
+/// for [`SLOW`] (longer than the first two waits), and notes when, on the
+/// pipeline's clock, each try began and each failed one ended.
 #[derive(Default)]
 struct Stubborn {
     tries: Arc<Mutex<HashMap<u64, Vec<Instant>>>>,
+    failed: Arc<Mutex<HashMap<u64, Vec<Instant>>>>,
 }
+
+/// How long a failing try of [`Stubborn`] takes.
+const SLOW: Duration = Duration::from_secs(3);
 
 impl Plugin for Stubborn {
     fn name(&self) -> &str {
@@ -157,8 +162,12 @@ impl Plugin for Stubborn {
         let times = tries.entry(message.id).or_default();
         times.push(Instant::now());
         let fails = times.len() <= 4;
+        let failed = Arc::clone(&self.failed);
         Box::pin(async move {
             if fails {
+                tokio::time::sleep(SLOW).await;
+                let mut failed = failed.lock().unwrap();
+                failed.entry(message.id).or_default().push(Instant::now());
                 Err(HandlerError("not yet".into()))
             } else {
                 Ok(())
@@ -182,22 +191,26 @@ async fn every_message_waits_the_policy_s_backoff_from_its_own_first_retry() {
     let (_clock, pipeline) = start_paused(config).await;
     let stubborn = Stubborn::default();
     let tries = Arc::clone(&stubborn.tries);
+    let failed = Arc::clone(&stubborn.failed);
     through(&pipeline, stubborn, 6, MESSAGES, 16).await;
 
     // Every message's retries wait 1 s, 2 s, 4 s, then 6 s (the cap, not
     // 8 s): `min(cap, base * 2^(n - 1))`, each message's own, starting
-    // again at its first retry.
+    // again at its first retry, and counted from when the try before it
+    // failed (each took 3 s to fail), not from when it began.
     let schedule = [1, 2, 4, 6].map(Duration::from_secs);
     let tries = tries.lock().unwrap();
+    let failed = failed.lock().unwrap();
     for id in 0..u64::from(MESSAGES) {
-        let times = &tries[&id];
-        assert_eq!(times.len(), 5, "message {id}: five tries");
-        for (n, (pair, wait)) in times.windows(2).zip(schedule).enumerate() {
-            let waited = pair[1] - pair[0];
+        let (began, ended) = (&tries[&id], &failed[&id]);
+        assert_eq!(began.len(), 5, "message {id}: five tries");
+        assert_eq!(ended.len(), 4, "message {id}: four failed");
+        for (n, wait) in schedule.into_iter().enumerate() {
+            let waited = began[n + 1] - ended[n];
             assert!(
                 waited >= wait && waited < wait + Duration::from_millis(100),
-                "message {id}: retry {} came {waited:?} after the try before it; the policy \
-                 says {wait:?}",
+                "message {id}: retry {} came {waited:?} after the try before it failed; the \
+                 policy says {wait:?}",
                 n + 1
             );
         }
