@@ -50,7 +50,9 @@ async fn all_500_in_order(stream: impl Stream<Item = Result<Snapshot, Status>>) 
 
 #[tokio::test(start_paused = true)]
 async fn a_client_that_reads_nothing_gets_at_most_the_capacity_read_for_it() {
-    for capacity in [3, 40] {
+    // 1 is the smallest capacity `with_capacity` takes: a channel of at least
+    // 2, "one slot for the status at the end", reads one more for it.
+    for capacity in [1, 3, 40] {
         let sensor = records_upstream(500, 8, Then::Eof);
         let (_feed, probe, stream) = a_client_that_reads_nothing(sensor, capacity).await;
 
