@@ -724,32 +724,43 @@ async fn input_that_is_always_ready_does_not_put_the_flush_off() {
 #[tokio::test(start_paused = true)]
 async fn a_frame_as_long_as_lesson_04_allows_arrives_whole() {
     // Lesson 04's limit, DEFAULT_MAX_FRAME_LENGTH: a frame of exactly that
-    // length is allowed.
+    // length is allowed. A short frame comes before it and one after it, in
+    // the same write: the large frame takes no short cut past them.
     const LENGTH: usize = 8 * 1024 * 1024;
     let (mut peer, connection) = tokio::io::duplex(64 * 1024);
-    let (sender, mut batches) = mpsc::channel(4);
+    let (sender, batches) = mpsc::channel(4);
     let running = tokio::spawn(run_connection(connection, Duration::from_millis(5), sender));
+    let received = tokio::spawn(collect(batches));
     let payload: Vec<u8> = (0..LENGTH).map(|n| (n % 251) as u8).collect();
     let writer = tokio::spawn({
-        let wire = encode(&[&payload]);
+        let wire = encode(&[&b"before"[..], &payload, &b"after"[..]]);
         async move {
+            // The loop's first flush, at once, is over before the frames come.
+            sleep(Duration::from_millis(1)).await;
             peer.write_all(&wire).await.unwrap();
-            // The connection ends once the frame is written.
+            // The connection ends once the frames are written.
         }
     });
 
-    let batch = within("the batch of the 8 MiB frame", batches.recv())
-        .await
-        .expect("a batch before the loop ends");
-    assert!(
-        batch.len() == 1 && batch[0][..] == payload[..],
-        "a frame of {LENGTH} bytes, lesson 04's limit, arrives whole (is the limit \
-         a smaller one of your own?): a batch of {} frames, of {:?} bytes",
-        batch.len(),
-        batch.iter().map(Bytes::len).collect::<Vec<_>>()
-    );
     within("the writer", writer).await.unwrap();
     let ended = within("the loop to end with the input", running).await;
+    let frames: Vec<Bytes> = within("the batches", received)
+        .await
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .collect();
+    assert!(
+        frames.len() == 3
+            && frames[0][..] == b"before"[..]
+            && frames[1][..] == payload[..]
+            && frames[2][..] == b"after"[..],
+        "a short frame, a frame of {LENGTH} bytes (lesson 04's limit), and a short \
+         frame arrive whole and in this order (is the limit a smaller one of your own? \
+         does a large frame leave ahead of the frames in the batch?): the frames sent \
+         on were, in order, of {:?} bytes",
+        frames.iter().map(Bytes::len).collect::<Vec<_>>()
+    );
     assert!(
         matches!(ended, Ok(Ok(()))),
         "the input ended after a frame of the largest length allowed, and the \
