@@ -158,7 +158,8 @@ async fn a_request_whose_id_comes_again_is_answered_again() {
     }
 }
 
-/// A server's source may never end, so `serve` may never return: the totals
+/// A server's source may never end, so `serve` may never return (a source
+/// silent for an hour has not ended either): the totals
 /// are running totals, and a request is counted once it is done, while
 /// `serve` still runs, not kept back until the source ends.
 #[tokio::test(start_paused = true)]
@@ -173,15 +174,21 @@ async fn a_finished_request_is_counted_while_serve_still_runs() {
         amount_of(request.id)
     };
     let mut serving = pin!(serve(source, &tally, 8, work));
-    let waited = within(
-        "100 requests, 8 at a time, then a source that waits",
-        tokio::time::timeout(Duration::from_secs(10), serving.as_mut()),
-    )
-    .await;
-    assert!(
-        waited.is_err(),
-        "`serve` returned, and its source never ends"
-    );
+    // An hour of (paused) time, in steps shorter than `within`'s patience:
+    // a source that says nothing for minutes has not ended.
+    for step in 0..180 {
+        let waited = within(
+            "100 requests, 8 at a time, then a source that waits",
+            tokio::time::timeout(Duration::from_secs(20), serving.as_mut()),
+        )
+        .await;
+        assert!(
+            waited.is_err(),
+            "`serve` returned after {} s, and its source never ends: a source silent \
+             for a while taken for one that has ended?",
+            step * 20
+        );
+    }
 
     // `serve` is still running (and not dropped) while the totals are read.
     for topic in 0..TOPICS {
