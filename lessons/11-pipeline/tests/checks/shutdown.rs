@@ -76,7 +76,8 @@ async fn shutdown_finishes_the_frames_waiting_in_the_queue_too() {
     plug(&pipeline, audit).await;
     let mut stream = subscribe_with_small_window(&pipeline).await;
     let mut client = connect_ingest(&pipeline).await;
-    let bytes = wire((0..100).map(|n| frame(4, n, FRAME)));
+    const FRAMES: u32 = 100;
+    let bytes = wire((0..FRAMES).map(|n| frame(4, n, FRAME)));
     // The pipeline closes this client at the shutdown, mid-write.
     tokio::spawn(async move { client.write_all(&bytes).await });
     until(&pipeline, "a frame to be published", |s| s.published > 0).await;
@@ -93,6 +94,12 @@ async fn shutdown_finishes_the_frames_waiting_in_the_queue_too() {
         .expect("the stream ends cleanly")
     {
         snapshots.push(snapshot);
+        // A pipeline that sends a frame twice may never end the stream:
+        // stop reading once there are more snapshots than frames sent.
+        assert!(
+            snapshots.len() <= FRAMES as usize,
+            "more snapshots than the {FRAMES} frames sent: a frame was published twice"
+        );
     }
     let summary = watched(Look::Nothing, "the shutdown to finish", shutdown)
         .await
