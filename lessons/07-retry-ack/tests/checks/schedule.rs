@@ -195,17 +195,45 @@ async fn a_base_above_the_cap_is_held_to_the_cap() {
     assert_eq!(tried_at, [0, 200, 400, 600]);
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_cap_of_duration_max_and_a_factor_of_ten_never_overflow() {
-    // A jitter that always picks zero: the 40 tries follow one another at once.
+/// One message that always fails, under a policy of `max_tries` tries from
+/// 1 ms, `factor` times more each retry, and no cap (`Duration::MAX`), with
+/// a jitter that picks zero: the tries follow one another at once. Returns
+/// the plugin and the ceilings asked, in nanoseconds.
+async fn uncapped_from_one_ms(max_tries: u32, factor: u32) -> (Arc<Scripted>, Vec<u128>) {
     let (jitter, asked) = recording_jitter(|_, _| Duration::ZERO);
     let policy = RetryPolicy {
-        max_tries: 40,
+        max_tries,
         base: Duration::from_millis(1),
-        factor: 10,
+        factor,
         cap: Duration::MAX,
     };
     let (failing, _) = one_message_that_always_fails(policy, jitter).await;
+    let ceilings = asked
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(c, _)| c.as_nanos())
+        .collect();
+    (failing, ceilings)
+}
+
+/// min(Duration::MAX, 1 ms * factor^(n - 1)) for the first `retries`
+/// retries, in nanoseconds, computed exactly.
+fn exact_ceilings_ns(factor: u128, retries: u32) -> Vec<u128> {
+    let max = Duration::MAX.as_nanos();
+    (0..retries)
+        .map(|n| {
+            factor
+                .checked_pow(n)
+                .and_then(|p| p.checked_mul(1_000_000))
+                .map_or(max, |c| c.min(max))
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cap_of_duration_max_and_a_factor_of_ten_never_overflow() {
+    let (failing, ceilings) = uncapped_from_one_ms(40, 10).await;
 
     assert_eq!(
         failing.tries().len(),
@@ -214,18 +242,9 @@ async fn a_cap_of_duration_max_and_a_factor_of_ten_never_overflow() {
          of 10, 10^(n - 1) passes u32::MAX at the 11th retry, and a ceiling of 1 ms \
          times 10^(n - 1) passes Duration::MAX at the 24th; neither may overflow"
     );
-    let ceilings: Vec<u128> = asked
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(c, _)| c.as_nanos())
-        .collect();
     // min(cap, 1 ms times 10^(n - 1)), exactly, for every retry: past the
     // 10th, ceilings of months and years, and from the 24th on, the cap.
-    let max = Duration::MAX.as_nanos();
-    let expected: Vec<u128> = (0..39)
-        .map(|n| 10_u128.checked_pow(6 + n).map_or(max, |c| c.min(max)))
-        .collect();
+    let expected = exact_ceilings_ns(10, 39);
     assert_eq!(
         ceilings[..10],
         expected[..10],
@@ -245,31 +264,11 @@ async fn ceilings_of_months_and_years_are_exact_to_the_nanosecond() {
     // A factor of 7 from 1 ms: from the 13th retry on, the ceilings (160
     // days, then years, then the cap) are past 2^23 seconds, where
     // neighbouring f64 values of seconds are more than a nanosecond apart.
-    let (jitter, asked) = recording_jitter(|_, _| Duration::ZERO);
-    let policy = RetryPolicy {
-        max_tries: 30,
-        base: Duration::from_millis(1),
-        factor: 7,
-        cap: Duration::MAX,
-    };
-    one_message_that_always_fails(policy, jitter).await;
+    let (_, ceilings) = uncapped_from_one_ms(30, 7).await;
 
-    let ceilings: Vec<u128> = asked
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(c, _)| c.as_nanos())
-        .collect();
-    let max = Duration::MAX.as_nanos();
-    let expected: Vec<u128> = (0..29)
-        .map(|n| {
-            7_u128
-                .checked_pow(n)
-                .map_or(max, |p| (1_000_000 * p).min(max))
-        })
-        .collect();
     assert_eq!(
-        ceilings, expected,
+        ceilings,
+        exact_ceilings_ns(7, 29),
         "base 1 ms, factor 7, no cap: each ceiling is min(cap, base * factor^(n - 1)) \
          to the nanosecond, the ceilings of months and years too (computed in \
          floating point, with powi or mul_f64, they are off by some nanoseconds)"
