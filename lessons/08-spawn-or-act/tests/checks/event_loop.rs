@@ -35,14 +35,32 @@ fn texts(frames: &[Bytes]) -> Vec<String> {
         .collect()
 }
 
-/// Every frame the loop sends, with the instant (paused time) its batch
-/// arrived, until the loop drops its sender.
-async fn arrivals(mut batches: mpsc::Receiver<Vec<Bytes>>) -> Vec<(String, Instant)> {
-    let mut arrived = Vec::new();
-    while let Some(batch) = batches.recv().await {
-        arrived.extend(texts(&batch).into_iter().map(|text| (text, Instant::now())));
-    }
-    arrived
+/// Runs the loop over `connection`, flushing every `flush_every`, while
+/// `write` feeds it, within the checks' time limit. Returns how the loop
+/// ended, what `write` returned, and every frame sent on with the instant
+/// (paused time) its batch arrived.
+async fn run_and_time<W: Future>(
+    what: &str,
+    connection: DuplexStream,
+    flush_every: Duration,
+    write: W,
+) -> (Result<(), FrameError>, W::Output, Vec<(String, Instant)>) {
+    let (sender, mut batches) = mpsc::channel::<Vec<Bytes>>(64);
+    let receive = async move {
+        let mut arrived = Vec::new();
+        while let Some(batch) = batches.recv().await {
+            arrived.extend(texts(&batch).into_iter().map(|text| (text, Instant::now())));
+        }
+        arrived
+    };
+    within(what, async {
+        tokio::join!(
+            run_connection(connection, flush_every, sender),
+            write,
+            receive
+        )
+    })
+    .await
 }
 
 #[tokio::test(start_paused = true)]
@@ -191,7 +209,6 @@ async fn frames_that_keep_coming_do_not_put_the_flush_off() {
     const GAP: Duration = Duration::from_millis(5);
     const FRAMES: usize = 12;
     let (mut peer, connection) = tokio::io::duplex(1024);
-    let (sender, batches) = mpsc::channel::<Vec<Bytes>>(64);
     // A frame every 5 ms, more often than the flush: each one is sent on by
     // the first flush after it came.
     let write = async move {
@@ -205,17 +222,11 @@ async fn frames_that_keep_coming_do_not_put_the_flush_off() {
         }
         written // dropping `peer` ends the input
     };
-    let receive = arrivals(batches);
-
-    let (ended, written, arrived) = within(
+    let (ended, written, arrived) = run_and_time(
         "the loop, over a connection that sends a frame every 5 ms",
-        async {
-            tokio::join!(
-                run_connection(connection, FLUSH_EVERY, sender),
-                write,
-                receive
-            )
-        },
+        connection,
+        FLUSH_EVERY,
+        write,
     )
     .await;
 
@@ -249,7 +260,6 @@ async fn a_frame_half_arrived_does_not_hold_up_the_frames_before_it() {
     const FLUSH_EVERY: Duration = Duration::from_millis(2);
     const PAUSE: Duration = Duration::from_millis(50);
     let (mut peer, connection) = tokio::io::duplex(1024);
-    let (sender, batches) = mpsc::channel::<Vec<Bytes>>(64);
     // Frame "one" whole and frame "two" up to half its payload in one write,
     // the rest of "two" 50 ms later: "one" is sent on at the first flush,
     // while "two" is still arriving.
@@ -263,17 +273,11 @@ async fn a_frame_half_arrived_does_not_hold_up_the_frames_before_it() {
         peer.write_all(&wire[cut..]).await.unwrap();
         [first, Instant::now()] // dropping `peer` ends the input
     };
-    let receive = arrivals(batches);
-
-    let (ended, written, arrived) = within(
+    let (ended, written, arrived) = run_and_time(
         "the loop, over a frame whose second half comes 50 ms after the first",
-        async {
-            tokio::join!(
-                run_connection(connection, FLUSH_EVERY, sender),
-                write,
-                receive
-            )
-        },
+        connection,
+        FLUSH_EVERY,
+        write,
     )
     .await;
 
