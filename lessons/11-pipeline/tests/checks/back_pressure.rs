@@ -200,6 +200,87 @@ async fn a_subscriber_that_goes_away_while_the_pipeline_waits_for_it_holds_up_no
 }
 
 #[tokio::test]
+async fn a_subscriber_that_goes_away_last_while_the_pipeline_waits_for_it_holds_up_nothing() {
+    // Frames of 16 KiB: the leaving one's channel (room for one) and its
+    // HTTP/2 window hold a few of them.
+    const FRAME: usize = 16 * 1024;
+    const CLIENT: u32 = 3;
+    let mut config = config();
+    config.subscriber_capacity = 1;
+    // On a runtime of its own, as above: a loop that spins on the closed
+    // channel fails as a stall, not a hang.
+    let (_elsewhere, pipeline) = start_elsewhere(config).await;
+    // `stays` comes first: when the pipeline waits for the leaving one, the
+    // snapshot it waits with is owed to nobody else. Nothing comes after
+    // it, no frame and no plugin's answer, to move the pipeline on: only
+    // finding the leaving one gone can.
+    let mut stays = subscribe(&pipeline).await;
+    let mut socket = connect_ingest(&pipeline).await;
+    let mut sent = 0;
+    let mut send_one = async |pipeline: &Pipeline| {
+        let bytes = wire([frame(CLIENT, sent, FRAME)]);
+        watched(
+            Look::Pipeline(pipeline),
+            "a frame to be written",
+            socket.write_all(&bytes),
+        )
+        .await
+        .unwrap();
+        sent += 1;
+        quiet(pipeline).await
+    };
+
+    // One frame at a time, each left to settle, until the pipeline holds
+    // one back: it waits for the leaving one's room, with the last frame
+    // (or, where a frame counts as published once its sending starts, with
+    // the one before it).
+    let leaves = subscribe_with_small_window(&pipeline).await;
+    let mut held_back_at = 0;
+    while held_back_at == 0 {
+        let held = send_one(&pipeline).await;
+        if held.published < held.frames_in {
+            held_back_at = held.frames_in;
+        }
+        assert!(
+            held.frames_in < 40,
+            "40 frames of 16 KiB published to a subscriber that reads none, whose channel \
+             holds 1: a subscriber's channel holds what `subscriber_capacity` says"
+        );
+    }
+    drop(leaves);
+    until(
+        &pipeline,
+        "the frames held back for a gone subscriber",
+        |s| s.published == s.frames_in,
+    )
+    .await;
+
+    // Again, one frame fewer: now the pipeline waits with the last frame
+    // sent, whichever way it counts.
+    let leaves = subscribe_with_small_window(&pipeline).await;
+    for _ in 1..held_back_at {
+        send_one(&pipeline).await;
+    }
+    drop(leaves);
+    until(
+        &pipeline,
+        "the frames held back for a gone subscriber",
+        |s| s.published == s.frames_in,
+    )
+    .await;
+    // The shutdown ends `stays`'s stream after its last snapshot: it reads
+    // them meanwhile, as its window may not hold them all.
+    let shutdown = tokio::spawn(pipeline.shutdown());
+    let (summary, snapshots) = tokio::join!(
+        watched(Look::Nothing, "the shutdown to finish", shutdown),
+        receive(Look::Nothing, &mut stays, sent as usize)
+    );
+    let summary = summary.expect("shutdown does not panic");
+    assert_eq!(summary.published, u64::from(sent));
+    assert_complete_and_in_order(&snapshots, &[(CLIENT, sent)]);
+}
+
+#[tokio::test]
 async fn a_silent_subscriber_holds_no_more_than_its_channel_and_its_window() {
     // Large frames: the subscriber's HTTP/2 window holds four of them, so
     // its channel (room for one snapshot) is most of what it may hold.
