@@ -2,7 +2,8 @@
 //! `max_in_flight` at once, and no more than that again taken from the
 //! source and waiting for a turn; a finished request leaves nothing behind
 //! but its reply. Up to the limit, requests run side by side, and a slow
-//! one does not hold up the others.
+//! one does not hold up the others. No request is taken before there is
+//! room for it: what is taken and not done is the limit, and one more.
 
 use std::time::Duration;
 
@@ -217,4 +218,57 @@ async fn requests_are_worked_on_side_by_side_up_to_the_limit() {
          work all the time they take at most {allowed:?}: a slow request holds \
          up others (requests worked on in groups that wait for their slowest?)"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_request_is_taken_before_there_is_room_for_it() {
+    // Every place busy, then a request taken only as one is done: what is
+    // taken and not done is the limit, and at most the one request a
+    // dispatcher may hold while it waits for room. A queue in front of the
+    // places (a channel that feeds a pool of workers) takes as many again.
+    const REQUESTS: u64 = 600;
+    const LIMIT: usize = 12;
+    const NOT_DONE: usize = LIMIT + 1;
+
+    let tally = Tally::new(16);
+    let gauge = Gauge::default();
+    let source = {
+        let gauge = gauge.clone();
+        futures::stream::iter(0..REQUESTS).map(move |id| {
+            gauge.take();
+            let not_done = gauge.not_done();
+            assert!(
+                not_done <= NOT_DONE,
+                "{not_done} requests were taken from the source and are not done \
+                 (in flight, or waiting for a place), with a limit of {LIMIT}: at most \
+                 {NOT_DONE} may be (the limit, and one held while it waits for room). \
+                 Requests are taken before there is room for them: a queue in front \
+                 of the work (a channel that feeds a pool of workers)?"
+            );
+            Request {
+                id,
+                topic: topic_of(id, 16),
+            }
+        })
+    };
+    let work = {
+        let gauge = gauge.clone();
+        move |request: Request| {
+            let gauge = gauge.clone();
+            async move {
+                gauge.start();
+                sleep(Duration::from_millis(1)).await;
+                gauge.finish();
+                amount_of(request.id)
+            }
+        }
+    };
+
+    let replies = within(
+        "600 requests, 12 at a time",
+        serve(source, &tally, LIMIT, work),
+    )
+    .await;
+
+    assert_eq!(replies.len() as u64, REQUESTS, "one reply per request");
 }

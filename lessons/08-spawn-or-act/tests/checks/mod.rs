@@ -58,6 +58,12 @@ impl Gauge {
         self.0.taken.load(SeqCst) - self.0.started.load(SeqCst)
     }
 
+    /// Requests taken from the source whose work has not finished: in
+    /// flight, or waiting somewhere.
+    fn not_done(&self) -> usize {
+        self.0.taken.load(SeqCst) - self.0.finished.load(SeqCst)
+    }
+
     /// Requests whose work is done.
     fn finished(&self) -> usize {
         self.0.finished.load(SeqCst)
