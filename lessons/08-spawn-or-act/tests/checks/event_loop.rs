@@ -820,3 +820,202 @@ async fn a_connection_silent_for_an_hour_is_still_read() {
         "the input ended after the second frame, and the loop says {ended:?}"
     );
 }
+
+/// A flush period long next to the gaps between frames: frames 700 ms apart,
+/// a flush every second. Each frame leaves at most a second after it came,
+/// and the batches leave no more often than once a second: the period is
+/// the configured one, kept whether frames come or not.
+#[tokio::test(start_paused = true)]
+async fn a_flush_of_a_second_is_kept_while_frames_come_700_ms_apart() {
+    const FLUSH_EVERY: Duration = Duration::from_secs(1);
+    const GAP: Duration = Duration::from_millis(700);
+    const FRAMES: usize = 10;
+    let (mut peer, connection) = tokio::io::duplex(1024);
+    let write = async move {
+        let mut written = Vec::new();
+        for n in 0..FRAMES {
+            peer.write_all(&encode(&[format!("frame {n}")]))
+                .await
+                .unwrap();
+            written.push(Instant::now());
+            sleep(GAP).await;
+        }
+        // The input ends once every frame has been flushed by the timer.
+        sleep(2 * FLUSH_EVERY).await;
+        written // dropping `peer` ends the input
+    };
+    let (ended, written, arrived) = run_and_time(
+        "the loop, over a connection that sends a frame every 700 ms",
+        connection,
+        FLUSH_EVERY,
+        write,
+    )
+    .await;
+
+    let expected: Vec<String> = (0..FRAMES).map(|n| format!("frame {n}")).collect();
+    let got: Vec<&String> = arrived.iter().map(|(text, _)| text).collect();
+    assert_eq!(
+        got,
+        expected.iter().collect::<Vec<_>>(),
+        "the frames that arrived"
+    );
+    assert!(
+        ended.is_ok(),
+        "the input ended cleanly, and the loop says {ended:?}"
+    );
+    for (n, ((_, at), sent)) in arrived.iter().zip(&written).enumerate() {
+        let waited = at.duration_since(*sent);
+        assert!(
+            waited <= FLUSH_EVERY,
+            "frame {n} was sent on {waited:?} after it came, and the flush is every \
+             {FLUSH_EVERY:?}: with a frame every {GAP:?}, is the flush a timeout that every \
+             frame starts again, or looked at only when a frame comes?"
+        );
+    }
+    let mut batches_at: Vec<Instant> = arrived.iter().map(|(_, at)| *at).collect();
+    batches_at.dedup();
+    for pair in batches_at.windows(2) {
+        let apart = pair[1].duration_since(pair[0]);
+        assert!(
+            apart >= FLUSH_EVERY,
+            "two batches left {apart:?} apart, and the flush is every {FLUSH_EVERY:?}: is \
+             the period one of your own (a cap on the configured one?)"
+        );
+    }
+}
+
+/// Four times the largest number of frames of the other checks, in one
+/// write, more than a cut at any power of two up to 32,768 lets through:
+/// 40,000 frames leave in one batch at the next flush. A batch has no size
+/// of its own.
+#[tokio::test(start_paused = true)]
+async fn a_batch_holds_every_frame_that_came_however_many() {
+    const FRAMES: u32 = 40_000;
+    const FLUSH_EVERY: Duration = Duration::from_millis(5);
+    // Each payload is its frame's number: 8 bytes a frame on the wire.
+    let payloads: Vec<[u8; 4]> = (0..FRAMES).map(u32::to_be_bytes).collect();
+    let wire = encode(&payloads);
+    let (mut peer, connection) = tokio::io::duplex(wire.len());
+    let (sender, mut batches) = mpsc::channel(64);
+    let running = tokio::spawn(run_connection(connection, FLUSH_EVERY, sender));
+    sleep(Duration::from_millis(2)).await; // the loop is up and waiting
+
+    within("a write", peer.write_all(&wire)).await.unwrap();
+    let batch = within(
+        "a batch, while the connection stays open (frames are flushed every 5 ms)",
+        batches.recv(),
+    )
+    .await
+    .expect("the loop is running");
+    let first_wrong = batch
+        .iter()
+        .zip(&payloads)
+        .position(|(got, sent)| got[..] != sent[..])
+        .unwrap_or(batch.len().min(payloads.len()));
+    assert!(
+        batch.len() == payloads.len() && first_wrong == batch.len(),
+        "{FRAMES} frames that arrived in one write are sent on in one batch (a batch \
+         cut at a number of frames of your own, however large?): the batch held {} \
+         frames, and differs from what was sent from frame {first_wrong} on",
+        batch.len()
+    );
+
+    drop(peer);
+    let ended = within("the loop to end with the input", running).await;
+    assert!(
+        matches!(ended, Ok(Ok(()))),
+        "the input ended cleanly, and the loop says {ended:?}"
+    );
+}
+
+/// A frame one byte longer than lesson 04's limit (8 MiB) is too long: the
+/// limit is the payload's, exactly lesson 04's, and not a larger one of your
+/// own. Its length alone says so; the frame before it is sent on.
+#[tokio::test(start_paused = true)]
+async fn a_length_one_past_lesson_04s_limit_is_too_long() {
+    const FLUSH_EVERY: Duration = Duration::from_secs(1);
+    const LENGTH: u32 = 8 * 1024 * 1024 + 1;
+    let mut wire = encode(&["one"]);
+    wire.extend_from_slice(&LENGTH.to_be_bytes());
+    let (mut peer, connection) = tokio::io::duplex(1024);
+    let write = async move {
+        tokio::task::yield_now().await; // the loop waits for its input
+        peer.write_all(&wire).await.unwrap();
+        // Dropping `peer` ends the input: the frame's payload never comes.
+    };
+    let (sender, batches) = mpsc::channel(64);
+
+    let (ended, batches, ()) = within("the loop, over a frame and a length too long", async {
+        tokio::join!(
+            run_connection(connection, FLUSH_EVERY, sender),
+            collect(batches),
+            write
+        )
+    })
+    .await;
+
+    let frames: Vec<Bytes> = batches.into_iter().flatten().collect();
+    assert_eq!(
+        texts(&frames),
+        ["one"],
+        "a frame, then the length of one too long: the frame before is sent on"
+    );
+    assert!(
+        matches!(ended, Err(FrameError::TooLong { .. })),
+        "a frame announced {LENGTH} bytes, one more than lesson 04's limit of 8 MiB, \
+         and the loop says {ended:?}: is the limit a larger one of your own (one that \
+         counts the 4 bytes of the length too?)"
+    );
+}
+
+/// A receiver away for an hour (paused time), with the channel full: the
+/// loop waits for it, and loses nothing. A receiver that is slow is not
+/// gone: the loop returns early only when nobody receives.
+#[tokio::test(start_paused = true)]
+async fn a_receiver_away_for_an_hour_loses_no_frame() {
+    const FLUSH_EVERY: Duration = Duration::from_secs(1);
+    const AWAY: Duration = Duration::from_secs(3_600);
+    let (mut peer, connection) = tokio::io::duplex(1024);
+    // Room for one batch, taken by a batch of the check's own.
+    let (sender, mut batches) = mpsc::channel(1);
+    sender
+        .send(vec![Bytes::from_static(b"before")])
+        .await
+        .unwrap();
+    let running = tokio::spawn(run_connection(connection, FLUSH_EVERY, sender));
+    within("a write", peer.write_all(&encode(&THREE_FRAMES)))
+        .await
+        .unwrap();
+
+    // An hour away, waited for in steps shorter than `within`'s patience.
+    let away_since = Instant::now();
+    while away_since.elapsed() < AWAY {
+        within("the receiver's absence", sleep(Duration::from_secs(20))).await;
+    }
+    assert!(
+        !running.is_finished(),
+        "the receiver was away for {AWAY:?} with the channel full, and the loop had \
+         returned {:?}: a receiver that takes nothing for a while has not gone (a \
+         send that gives up after a time of your own?)",
+        within("the loop", running).await
+    );
+
+    let mut got = Vec::new();
+    while got.len() < 1 + THREE_FRAMES.len() {
+        match within("a batch after the receiver's absence", batches.recv()).await {
+            Some(batch) => got.extend(texts(&batch)),
+            None => break,
+        }
+    }
+    assert_eq!(
+        got,
+        ["before", "one", "two", "three"],
+        "every frame, in order, once the receiver is back"
+    );
+    drop(peer);
+    let ended = within("the loop to end with the input", running).await;
+    assert!(
+        matches!(ended, Ok(Ok(()))),
+        "the input ended cleanly, and the loop says {ended:?}"
+    );
+}

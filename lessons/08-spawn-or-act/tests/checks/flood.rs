@@ -272,3 +272,61 @@ async fn no_request_is_taken_before_there_is_room_for_it() {
 
     assert_eq!(replies.len() as u64, REQUESTS, "one reply per request");
 }
+
+/// The limit counts requests, not ids, and it holds for as long as the
+/// work takes: requests whose ids repeat, each taking two minutes of
+/// (paused) time, are worked on exactly the limit at a time.
+#[tokio::test(start_paused = true)]
+async fn the_limit_holds_for_requests_of_minutes_whose_ids_repeat() {
+    const REQUESTS: u64 = 12;
+    const LIMIT: usize = 4;
+    // Three ids among twelve requests: four requests for each.
+    const IDS: u64 = 3;
+    const WORK: Duration = Duration::from_secs(120);
+    let tally = Tally::new(4);
+    let gauge = Gauge::default();
+    let source = {
+        let gauge = gauge.clone();
+        futures::stream::iter(0..REQUESTS).map(move |n| {
+            gauge.take();
+            Request {
+                id: n % IDS,
+                topic: 0,
+            }
+        })
+    };
+    let work = {
+        let gauge = gauge.clone();
+        move |request: Request| {
+            let gauge = gauge.clone();
+            async move {
+                gauge.start();
+                sleep(WORK).await;
+                gauge.finish();
+                amount_of(request.id)
+            }
+        }
+    };
+    // Waited for in steps shorter than `within`'s patience: the whole takes
+    // three rounds of two minutes.
+    let mut serving = std::pin::pin!(serve(source, &tally, LIMIT, work));
+    let mut replies = None;
+    for _ in 0..30 {
+        let step = tokio::time::timeout(Duration::from_secs(20), serving.as_mut());
+        if let Ok(done) = within("12 requests of two minutes, 4 at a time", step).await {
+            replies = Some(done);
+            break;
+        }
+    }
+    let replies = replies.expect("`serve` returns within ten minutes");
+
+    assert_eq!(replies.len() as u64, REQUESTS, "one reply per request");
+    assert_eq!(
+        gauge.max_in_flight(),
+        LIMIT,
+        "the most requests worked on at once, when ids repeat (four requests for each \
+         of three ids) and the work takes two minutes; the limit is {LIMIT}: are \
+         requests in flight counted by id (a map of ids, where a repeated id counts \
+         once)? does the wait for room give up after a while?"
+    );
+}
