@@ -29,6 +29,7 @@ use solution_04_pinned_decoder::FrameReader;
 use tokio::io::AsyncRead;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinError, JoinSet};
+use tokio::time::MissedTickBehavior;
 
 /// One request: its id, and the topic its amount is counted under.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -194,7 +195,12 @@ pub async fn run_connection<R: AsyncRead>(
     // A half-read frame waits in the decoder's buffer, not in the future
     // that `next()` returns: dropping that future loses nothing.
     let mut frames = pin!(FrameReader::new(reader));
+    // While a send waits for the receiver, ticks are missed. `Burst`, the
+    // default, would fire them all at once when the loop comes back, each
+    // with the few frames read since the one before: `Delay` fires one late
+    // tick, then a period until the next.
     let mut flush = tokio::time::interval(flush_every);
+    flush.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut batch = Vec::new();
     let end = loop {
         tokio::select! {

@@ -1019,3 +1019,157 @@ async fn a_receiver_away_for_an_hour_loses_no_frame() {
         "the input ended cleanly, and the loop says {ended:?}"
     );
 }
+
+/// A flush period of a minute, frames 25 s apart (paused time): each frame
+/// leaves at most a minute after it came, and the batches leave no more
+/// often than once a minute. A long period is the configured one too, not
+/// cut to a bound of the loop's own (5 s, 10 s, 30 s).
+#[tokio::test(start_paused = true)]
+async fn a_flush_of_a_minute_is_kept_while_frames_come_25_s_apart() {
+    const FLUSH_EVERY: Duration = Duration::from_secs(60);
+    const GAP: Duration = Duration::from_secs(25);
+    const FRAMES: usize = 6;
+    let (mut peer, connection) = tokio::io::duplex(1024);
+    let write = async move {
+        let mut written = Vec::new();
+        for n in 0..FRAMES {
+            peer.write_all(&encode(&[format!("frame {n}")]))
+                .await
+                .unwrap();
+            written.push(Instant::now());
+            sleep(GAP).await;
+        }
+        // The input ends once every frame has been flushed by the timer.
+        sleep(2 * FLUSH_EVERY).await;
+        written // dropping `peer` ends the input
+    };
+    // Waited for in steps shorter than `within`'s patience: the whole takes
+    // four and a half minutes.
+    let mut running = std::pin::pin!(async {
+        let (sender, mut batches) = mpsc::channel::<Vec<Bytes>>(64);
+        let receive = async move {
+            let mut arrived = Vec::new();
+            while let Some(batch) = batches.recv().await {
+                arrived.extend(texts(&batch).into_iter().map(|text| (text, Instant::now())));
+            }
+            arrived
+        };
+        tokio::join!(
+            run_connection(connection, FLUSH_EVERY, sender),
+            write,
+            receive
+        )
+    });
+    let mut done = None;
+    for _ in 0..30 {
+        let step = tokio::time::timeout(Duration::from_secs(20), running.as_mut());
+        if let Ok(ended) = within("the loop, a frame every 25 s, a flush every minute", step).await
+        {
+            done = Some(ended);
+            break;
+        }
+    }
+    let (ended, written, arrived) = done.expect("the loop ends within ten minutes");
+
+    let expected: Vec<String> = (0..FRAMES).map(|n| format!("frame {n}")).collect();
+    let got: Vec<&String> = arrived.iter().map(|(text, _)| text).collect();
+    assert_eq!(
+        got,
+        expected.iter().collect::<Vec<_>>(),
+        "the frames that arrived"
+    );
+    assert!(
+        ended.is_ok(),
+        "the input ended cleanly, and the loop says {ended:?}"
+    );
+    for (n, ((_, at), sent)) in arrived.iter().zip(&written).enumerate() {
+        let waited = at.duration_since(*sent);
+        assert!(
+            waited <= FLUSH_EVERY,
+            "frame {n} was sent on {waited:?} after it came, and the flush is every \
+             {FLUSH_EVERY:?}"
+        );
+    }
+    let mut batches_at: Vec<Instant> = arrived.iter().map(|(_, at)| *at).collect();
+    batches_at.dedup();
+    for pair in batches_at.windows(2) {
+        let apart = pair[1].duration_since(pair[0]);
+        assert!(
+            apart >= FLUSH_EVERY,
+            "two batches left {apart:?} apart, and the flush is every {FLUSH_EVERY:?}: is \
+             a long period cut to a bound of your own (a cap of a few seconds, so that no \
+             frame waits long?)"
+        );
+    }
+}
+
+/// A receiver away for half a second while frames keep coming: the loop
+/// waits for it (the reading stops), and the frames that waited meanwhile
+/// are not sent on in one small batch per flush that was missed. Once the
+/// receiver is back, a flush period sees at most three batches arrive: the
+/// one in the channel, the one that waited for room, and the next flush's.
+/// An `Interval` left with its default `MissedTickBehavior::Burst` fires
+/// every missed tick at once when the loop comes back to it.
+#[tokio::test(start_paused = true)]
+async fn frames_that_waited_for_a_receiver_away_do_not_leave_one_per_missed_flush() {
+    const FLUSH_EVERY: Duration = Duration::from_millis(10);
+    const AWAY: Duration = Duration::from_millis(500);
+    const FRAMES: usize = 200;
+    let (mut peer, connection) = tokio::io::duplex(64 * 1024);
+    let (sender, mut batches) = mpsc::channel::<Vec<Bytes>>(1);
+    let write = async move {
+        for n in 0..FRAMES {
+            peer.write_all(&encode(&[format!("frame {n:03}")]))
+                .await
+                .unwrap();
+            sleep(Duration::from_millis(5)).await;
+        }
+        // The input ends once every frame has been flushed.
+        sleep(10 * FLUSH_EVERY).await;
+    };
+    // The receiver takes the first batch, is away for half a second, then
+    // takes every batch as it comes.
+    let receive = async move {
+        let mut frames = Vec::new();
+        if let Some(batch) = batches.recv().await {
+            frames.extend(texts(&batch));
+        }
+        sleep(AWAY).await;
+        let back = Instant::now();
+        let mut arrived_at = Vec::new();
+        while let Some(batch) = batches.recv().await {
+            frames.extend(texts(&batch));
+            arrived_at.push(Instant::now());
+        }
+        (frames, back, arrived_at)
+    };
+
+    let (ended, (), (frames, back, arrived_at)) =
+        within("the loop, with a receiver away for half a second", async {
+            tokio::join!(
+                run_connection(connection, FLUSH_EVERY, sender),
+                write,
+                receive
+            )
+        })
+        .await;
+
+    let expected: Vec<String> = (0..FRAMES).map(|n| format!("frame {n:03}")).collect();
+    assert!(
+        frames == expected,
+        "every frame, in order, after the receiver is back"
+    );
+    assert!(ended.is_ok(), "the loop says {ended:?}");
+    let at_once = arrived_at
+        .iter()
+        .filter(|at| at.duration_since(back) < FLUSH_EVERY)
+        .count();
+    assert!(
+        at_once <= 3,
+        "{at_once} batches arrived within one flush period ({FLUSH_EVERY:?}) of the \
+         receiver's return, after it was away for {AWAY:?}: the frames that waited \
+         left in a batch for each flush missed while the loop waited (an `Interval` \
+         with its default `MissedTickBehavior::Burst`?), and a batch is every \
+         {FLUSH_EVERY:?}"
+    );
+}

@@ -330,3 +330,42 @@ async fn the_limit_holds_for_requests_of_minutes_whose_ids_repeat() {
          once)? does the wait for room give up after a while?"
     );
 }
+
+/// Ten times the flood's limit: a configured limit of 10,000 is the one
+/// that holds, not a cap of the handler's own (1,024, 4,096, 8,192). The
+/// source gives a tenth more than the limit, so every place is filled, and
+/// a request waits for room.
+#[tokio::test(start_paused = true)]
+async fn a_limit_of_10_000_is_kept_whole() {
+    const LIMIT: usize = 10_000;
+    const REQUESTS: u64 = LIMIT as u64 + 1_000;
+    let tally = Tally::new(16);
+    let gauge = Gauge::default();
+    let work = {
+        let gauge = gauge.clone();
+        move |request: Request| {
+            let gauge = gauge.clone();
+            async move {
+                gauge.start();
+                sleep(Duration::from_millis(1)).await;
+                gauge.finish();
+                amount_of(request.id)
+            }
+        }
+    };
+
+    let replies = within(
+        "11,000 requests, 10,000 at a time",
+        serve(requests(REQUESTS, 16, &gauge), &tally, LIMIT, work),
+    )
+    .await;
+
+    assert_eq!(replies.len() as u64, REQUESTS, "one reply per request");
+    assert_eq!(
+        gauge.max_in_flight(),
+        LIMIT,
+        "the most requests worked on at once, with {REQUESTS} requests ready and a limit \
+         of {LIMIT}: a limit ten times the flood's is kept whole (is it capped by a bound \
+         of your own?)"
+    );
+}

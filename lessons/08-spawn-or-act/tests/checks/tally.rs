@@ -65,8 +65,17 @@ fn no_more_commands_than_the_mailbox_holds_wait_for_the_tally() {
     }
 }
 
+/// Ten times the other checks' mailboxes and more: a mailbox of 2,000 holds
+/// 2,000 commands while the tally cannot run, not a bound of the tally's own
+/// (256, 1,024).
+#[test]
+fn a_mailbox_of_2_000_holds_2_000_commands() {
+    mailbox_of(2_000);
+}
+
 fn mailbox_of(capacity: usize) {
-    const TRIES: u64 = 64;
+    // Enough adds to fill the mailbox, and more.
+    let tries = (capacity as u64 + 1).max(64);
     let runtime = paused_runtime();
     let inside = runtime.enter();
     let tally = Tally::new(capacity);
@@ -74,7 +83,7 @@ fn mailbox_of(capacity: usize) {
     // cannot take a command from its mailbox. Each add is polled once.
     let mut returned = 0;
     let mut cut_off = 0;
-    while returned < TRIES {
+    while returned < tries {
         if tally.add(0, 1).now_or_never().is_none() {
             // Dropped while it waits: for room in the mailbox, or, in a
             // tally whose `add` waits until it is counted, for that.
