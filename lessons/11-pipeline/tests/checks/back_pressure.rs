@@ -2,6 +2,10 @@
 //! to its pace, all the way back to the sockets: the pipeline takes a
 //! bounded number of frames it cannot pass on, and loses none.
 
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use lesson::{HandlerError, Message, Pipeline, Plugin, Snapshot};
@@ -10,9 +14,9 @@ use tokio::io::AsyncWriteExt;
 use tonic::Streaming;
 
 use super::{
-    Look, STREAM_WINDOW, Stuck, assert_complete_and_in_order, config, connect_ingest, frame, plug,
-    quiet, receive, send_frames, start, start_elsewhere, start_on_this_thread, subscribe,
-    subscribe_with_small_window, until, watched, wire,
+    Look, Recorder, STREAM_WINDOW, Stuck, assert_complete_and_in_order, config, connect_ingest,
+    frame, ids, plug, quiet, receive, send_frames, start, start_elsewhere, start_on_this_thread,
+    subscribe, subscribe_with_small_window, until, watched, watched_counting, wire,
 };
 
 #[tokio::test]
@@ -406,4 +410,118 @@ fn frames_published_leave_nothing_behind_while_the_pipeline_runs() {
         counted.count_current
     );
     drop(pipeline);
+}
+
+#[tokio::test]
+async fn a_stuck_plugin_holds_the_pipeline_while_another_keeps_up() {
+    // A short queue and long mailboxes: the plugin that keeps up always
+    // has room for what the loop can take at a go.
+    const INGEST: usize = 4;
+    const MAILBOX: usize = 64;
+    const FRAMES: u32 = 500;
+    let mut config = config();
+    config.ingest_capacity = INGEST;
+    config.mailbox_capacity = MAILBOX;
+    let pipeline = start(config).await;
+    // A plugin that keeps up, plugged before the stuck one: it has room
+    // for every frame, and must not be the reason to take more.
+    let (quick, seen) = Recorder::new("quick");
+    plug(&pipeline, quick).await;
+    let (stuck, held) = Stuck::start(&pipeline, INGEST, MAILBOX, 6, FRAMES).await;
+    assert!(
+        held.frames_in <= stuck.bound,
+        "with one plugin stuck and another keeping up, the pipeline took {} frames off the \
+         socket (at most {}): the stuck one's messages wait in a queue with no bound while \
+         the other is handed more",
+        held.frames_in,
+        stuck.bound
+    );
+    assert_eq!(held.published, 0, "nothing got past the stuck plugin");
+    stuck.let_go(&pipeline).await;
+    assert_eq!(
+        ids(&seen),
+        (0..u64::from(FRAMES)).collect::<Vec<_>>(),
+        "the plugin that kept up handled every frame once, in order"
+    );
+}
+
+/// Acknowledges at once, and records how far the subscriber was behind
+/// the message it is handed: its id, less the snapshots received so far.
+struct Ahead {
+    received: Arc<AtomicU64>,
+    most: Arc<AtomicU64>,
+}
+
+impl Plugin for Ahead {
+    fn name(&self) -> &str {
+        "ahead"
+    }
+
+    fn handle(&self, message: Message) -> BoxFuture<'_, Result<(), HandlerError>> {
+        let ahead = (message.id + 1).saturating_sub(self.received.load(Ordering::Relaxed));
+        self.most.fetch_max(ahead, Ordering::Relaxed);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[tokio::test]
+async fn what_a_quick_plugin_handled_is_published_while_frames_keep_coming() {
+    const CLIENTS: u32 = 4;
+    const FRAMES: u32 = 1_000;
+    const FRAME: usize = 1024;
+    const MAILBOX: usize = 256;
+    const CHANNEL: usize = 8;
+    let mut config = config();
+    config.mailbox_capacity = MAILBOX;
+    config.subscriber_capacity = CHANNEL;
+    let pipeline = start(config).await;
+    let received = Arc::new(AtomicU64::new(0));
+    let most = Arc::new(AtomicU64::new(0));
+    let plugin = Ahead {
+        received: Arc::clone(&received),
+        most: Arc::clone(&most),
+    };
+    plug(&pipeline, plugin).await;
+    let mut stream = subscribe_with_small_window(&pipeline).await;
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|client| send_frames(&pipeline, client, FRAMES, FRAME))
+        .collect();
+    let all = (CLIENTS * FRAMES) as usize;
+    let moved = Cell::new(0);
+    let receiving = async {
+        let mut snapshots = Vec::with_capacity(all);
+        while snapshots.len() < all {
+            match stream.message().await {
+                Ok(Some(snapshot)) => snapshots.push(snapshot),
+                other => panic!(
+                    "the stream ended or failed after {} of {all} snapshots: {other:?}",
+                    snapshots.len()
+                ),
+            }
+            received.store(snapshots.len() as u64, Ordering::Relaxed);
+            moved.set(snapshots.len() as u64);
+        }
+        snapshots
+    };
+    let what = format!("{all} snapshots");
+    let snapshots = watched_counting(Look::Pipeline(&pipeline), &what, &moved, receiving).await;
+    for client in clients {
+        watched(Look::Pipeline(&pipeline), "the clients to finish", client)
+            .await
+            .unwrap();
+    }
+    let expected: Vec<_> = (0..CLIENTS).map(|client| (client, FRAMES)).collect();
+    assert_complete_and_in_order(&snapshots, &expected);
+    // What the plugin handled and the subscriber has not got waits as
+    // outcomes for the loop (a mailbox's worth and one more, with outcomes
+    // taken first), in the subscriber's channel, and in its HTTP/2 window.
+    let bound = (MAILBOX + 1 + CHANNEL) as u64 + 2 * u64::from(STREAM_WINDOW) / FRAME as u64;
+    let most = most.load(Ordering::Relaxed);
+    eprintln!("most ahead: {most} (bound {bound})");
+    assert!(
+        most <= bound,
+        "the plugin was handed frame {most} ahead of what the subscriber had got (at most \
+         {bound}): the loop takes frames before the outcomes that would publish the ones \
+         before, and what waits for it has no bound while the clients keep sending"
+    );
 }
