@@ -10,7 +10,8 @@ use tokio::io::AsyncWriteExt;
 
 use super::{
     Look, assert_complete_and_in_order, closed_by_server, config, connect_ingest, frame, origin,
-    quiet, receive, send_frames, start, start_on_this_thread, subscribe, until, watched, wire,
+    quiet, receive, send_frames, start, start_on_this_thread, subscribe, summary, until, watched,
+    wire,
 };
 
 #[tokio::test]
@@ -298,4 +299,40 @@ fn connections_that_ended_leave_nothing_behind_while_the_pipeline_runs() {
         counted.bytes_current
     );
     runtime.block_on(pipeline.shutdown());
+}
+
+#[tokio::test]
+async fn as_many_clients_as_the_limit_are_served_at_once() {
+    // A limit 25 times the one of the check above (4), and above a cap of
+    // its own that a pipeline might put under the configured one (64
+    // sockets, say): every client up to the limit is served, none waits
+    // for a turn.
+    const LIMIT: usize = 100;
+    let mut config = config();
+    config.max_connections = LIMIT;
+    let pipeline = start(config).await;
+    let mut stream = subscribe(&pipeline).await;
+
+    // As many clients as the limit, at once: each sends one frame and
+    // stays open.
+    let mut clients = Vec::new();
+    for client in 0..LIMIT as u32 {
+        let mut socket = connect_ingest(&pipeline).await;
+        socket
+            .write_all(&wire([frame(client, 0, 16)]))
+            .await
+            .unwrap();
+        clients.push(socket);
+    }
+    // A client under the limit that waits for a turn never sends its frame
+    // on: the wait stalls, and says how many arrived.
+    let snapshots = receive(&pipeline, &mut stream, LIMIT).await;
+    let sent: Vec<_> = (0..LIMIT as u32).map(|client| (client, 1)).collect();
+    assert_complete_and_in_order(&snapshots, &sent);
+    let summary = summary(&pipeline).await;
+    assert_eq!(
+        summary.connections, LIMIT as u64,
+        "{LIMIT} clients, all open, all served at once with max_connections at {LIMIT}"
+    );
+    drop(clients);
 }

@@ -8,11 +8,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use lesson::{HandlerError, Message, Plugin, Reason};
+use lesson::{HandlerError, Message, Pipeline, Plugin, Reason, Snapshot};
+use lesson_support::count_allocations;
+use tonic::Streaming;
 
 use super::{
     Gated, Look, Recorder, assert_complete_and_in_order, config, ids, plug, quiet, receive,
-    send_frames, start, subscribe, summary, through, unplug, until, watched,
+    send_frames, start, start_elsewhere, start_on_this_thread, subscribe, summary, through, unplug,
+    until, watched,
 };
 
 #[tokio::test]
@@ -499,5 +502,140 @@ async fn plugins_named_alike_each_settle_what_they_were_handed() {
         summary.dead_letters.is_empty(),
         "{:?}",
         summary.dead_letters
+    );
+}
+
+/// One round of `n` plugins, one after another: each is plugged, handles
+/// a frame on its way to `stream`, and is unplugged; the round ends once
+/// the pipeline is quiet.
+async fn plugins_come_and_go(
+    pipeline: &Pipeline,
+    stream: &mut Streaming<Snapshot>,
+    first: u32,
+    n: u32,
+) {
+    for client in first..first + n {
+        let (passing, _) = Recorder::new("passing");
+        plug(pipeline, passing).await;
+        let sent = send_frames(pipeline, client, 1, 16);
+        let snapshot = receive(pipeline, stream, 1).await;
+        assert_complete_and_in_order(&snapshot, &[(client, 1)]);
+        watched(Look::Pipeline(pipeline), "the client to finish", sent)
+            .await
+            .unwrap();
+        assert_eq!(unplug(pipeline, "passing").await, 1);
+    }
+    quiet(pipeline).await;
+}
+
+#[test]
+fn plugins_unplugged_leave_nothing_behind_while_the_pipeline_runs() {
+    const ROUND: u32 = 32;
+    let (runtime, pipeline) = start_on_this_thread(config());
+    let mut stream = runtime.block_on(subscribe(&pipeline));
+    // A first round grows what grows once.
+    runtime.block_on(plugins_come_and_go(&pipeline, &mut stream, 0, ROUND));
+    let ((), counted) = count_allocations(|| {
+        runtime.block_on(plugins_come_and_go(&pipeline, &mut stream, ROUND, ROUND))
+    });
+    // An unplugged plugin is gone, and its actor with it: no handle to its
+    // ended task, no mailbox, no plugin is kept.
+    assert!(
+        counted.count_current < i64::from(ROUND) / 2,
+        "{ROUND} more plugins, each unplugged, left {} allocations ({} bytes) alive: \
+         something is kept per plugin after it is unplugged (its task's handle?)",
+        counted.count_current,
+        counted.bytes_current
+    );
+    drop(pipeline);
+}
+
+/// Blocks its thread inside `handle` until the check lets it go (with
+/// `block_in_place`, so the runtime's other tasks go on meanwhile): a try
+/// still running when its plugin is unplugged, which then ends, and whose
+/// outcome reaches the loop after the unplug.
+struct Blocking {
+    entered: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    release: Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl Plugin for Blocking {
+    fn name(&self) -> &str {
+        "blocking"
+    }
+
+    fn handle(&self, _message: Message) -> BoxFuture<'_, Result<(), HandlerError>> {
+        Box::pin(async move {
+            if let Some(entered) = self.entered.lock().unwrap().take() {
+                let _ = entered.send(());
+            }
+            tokio::task::block_in_place(|| {
+                // Let go, or the check is gone.
+                let _ = self.release.lock().unwrap().recv();
+            });
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test]
+async fn an_outcome_that_comes_after_its_plugin_was_unplugged_settles_nothing() {
+    // The pipeline on two threads of its own: the blocked try holds one.
+    let (_elsewhere, pipeline) = start_elsewhere(config()).await;
+    let (stays, seen_stays) = Recorder::new("stays");
+    plug(&pipeline, stays).await;
+    let (entered, is_entered) = tokio::sync::oneshot::channel();
+    let (let_go, release) = std::sync::mpsc::channel();
+    let blocking = Blocking {
+        entered: Mutex::new(Some(entered)),
+        release: Mutex::new(release),
+    };
+    plug(&pipeline, blocking).await;
+    let mut stream = subscribe(&pipeline).await;
+    let first = send_frames(&pipeline, 1, 1, 16);
+    watched(
+        Look::Pipeline(&pipeline),
+        "the blocking plugin to be handed the frame",
+        is_entered,
+    )
+    .await
+    .expect("the plugin says when it is handed a frame");
+
+    // Unplugged while its try runs; then a plugin comes, the newest one.
+    assert_eq!(unplug(&pipeline, "blocking").await, 1);
+    let (comes, seen_comes) = Recorder::new("comes");
+    plug(&pipeline, comes).await;
+    // The try ends now, after the unplug: its outcome is about a plugin
+    // that is gone, and must settle nothing of the plugin plugged since,
+    // whatever key that one was given.
+    let_go.send(()).expect("the blocking plugin waits");
+    let then = send_frames(&pipeline, 2, 3, 16);
+    let snapshots = receive(&pipeline, &mut stream, 4).await;
+    for sent in [first, then] {
+        watched(Look::Pipeline(&pipeline), "the clients to finish", sent)
+            .await
+            .unwrap();
+    }
+    assert_complete_and_in_order(&snapshots, &[(1, 1), (2, 3)]);
+    assert_eq!(
+        ids(&seen_stays),
+        vec![0, 1, 2, 3],
+        "stays handles every frame"
+    );
+    assert_eq!(
+        ids(&seen_comes),
+        vec![1, 2, 3],
+        "the plugin plugged after the unplug handles every frame taken since"
+    );
+    let summary = until(&pipeline, "all to be published", |s| s.published == 4).await;
+    let dead: Vec<_> = summary
+        .dead_letters
+        .iter()
+        .map(|d| (d.id, d.plugin.as_str(), d.reason.clone()))
+        .collect();
+    assert_eq!(
+        dead,
+        vec![(0, "blocking", Reason::Unplugged)],
+        "the blocking plugin owed frame 0 when it was unplugged; nothing else is dead"
     );
 }
