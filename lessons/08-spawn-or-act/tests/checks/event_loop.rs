@@ -1173,3 +1173,56 @@ async fn frames_that_waited_for_a_receiver_away_do_not_leave_one_per_missed_flus
          {FLUSH_EVERY:?}"
     );
 }
+
+/// The input ends while the channel is full, and the receiver is away for an
+/// hour: the last batch waits for it all along, however many flushes that
+/// is, and the loop returns only once it is sent.
+#[tokio::test(start_paused = true)]
+async fn the_last_batch_waits_an_hour_for_a_receiver_away() {
+    // 36,000 flushes in the hour: a last send given up on after a number of
+    // flushes, or a time, of your own gives up before the receiver is back.
+    const FLUSH_EVERY: Duration = Duration::from_millis(100);
+    const AWAY: Duration = Duration::from_secs(3_600);
+    let (mut peer, connection) = tokio::io::duplex(1024);
+    // Room for one batch, taken by a batch of the check's own.
+    let (sender, mut batches) = mpsc::channel(1);
+    sender
+        .send(vec![Bytes::from_static(b"before")])
+        .await
+        .unwrap();
+    let running = tokio::spawn(run_connection(connection, FLUSH_EVERY, sender));
+    within("a write", peer.write_all(&encode(&THREE_FRAMES)))
+        .await
+        .unwrap();
+    // The input ends: what is left to do is the last batch.
+    drop(peer);
+
+    // An hour away, waited for in steps shorter than `within`'s patience.
+    let away_since = Instant::now();
+    while away_since.elapsed() < AWAY {
+        within("the receiver's absence", sleep(Duration::from_secs(20))).await;
+    }
+    assert!(
+        !running.is_finished(),
+        "the input had ended, the receiver was away for {AWAY:?} with the channel \
+         full, and the loop had returned {:?}: the last batch waits for room for as \
+         long as the receiver is away (a last send that gives up after some flushes, \
+         or some time, of your own?)",
+        within("the loop", running).await
+    );
+
+    let mut got = Vec::new();
+    while let Some(batch) = within("a batch after the receiver's absence", batches.recv()).await {
+        got.extend(texts(&batch));
+    }
+    assert_eq!(
+        got,
+        ["before", "one", "two", "three"],
+        "every frame, in order, once the receiver is back, and then the end"
+    );
+    let ended = within("the loop to end with the input", running).await;
+    assert!(
+        matches!(ended, Ok(Ok(()))),
+        "the input ended cleanly, and the loop says {ended:?}"
+    );
+}

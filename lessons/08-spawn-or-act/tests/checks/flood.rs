@@ -369,3 +369,41 @@ async fn a_limit_of_10_000_is_kept_whole() {
          of your own?)"
     );
 }
+
+/// Calling `work` starts a request's work (a work's synchronous part runs in
+/// the call, before its future is awaited): `work` is called only when there
+/// is room, so at most the limit are started and not done.
+#[tokio::test(start_paused = true)]
+async fn work_is_called_only_when_there_is_room() {
+    const REQUESTS: u64 = 40;
+    const LIMIT: usize = 4;
+    let tally = Tally::new(4);
+    let gauge = Gauge::default();
+    let work = {
+        let gauge = gauge.clone();
+        move |request: Request| {
+            // The call itself starts the work, as a service's client that
+            // sends the request before it returns a future for the answer.
+            gauge.start();
+            let gauge = gauge.clone();
+            async move {
+                sleep(Duration::from_millis(5)).await;
+                gauge.finish();
+                amount_of(request.id)
+            }
+        }
+    };
+    let replies = within(
+        "40 requests, 4 at a time",
+        serve(requests(REQUESTS, 4, &gauge), &tally, LIMIT, work),
+    )
+    .await;
+    assert_eq!(replies.len() as u64, REQUESTS, "one reply per request");
+    assert_eq!(
+        gauge.max_in_flight(),
+        LIMIT,
+        "the most requests whose `work` had been called and had not finished; the \
+         limit is {LIMIT}: is `work(request)` called before there is room for the \
+         request (its future made, and only its `.await` limited)?"
+    );
+}

@@ -205,3 +205,63 @@ async fn a_finished_request_is_counted_while_serve_still_runs() {
         );
     }
 }
+
+/// `serve` returns when every request is done: answered, and its amount
+/// handed to the tally. Nothing it started is still running once it has
+/// returned, even with a tally whose mailbox holds one command, and requests
+/// that all finish at the same instant. `serve` runs in a task of its own
+/// here, as a server's would, so that the tasks it woke and its own turn
+/// come in the order they were woken.
+#[tokio::test(start_paused = true)]
+async fn nothing_serve_started_outlives_it() {
+    const REQUESTS: u64 = 256;
+    const TOPICS: u32 = 4;
+    const LIMIT: usize = 64;
+    let tally = Tally::new(1);
+    // The work of 64 requests at a time ends at the same instant: their
+    // amounts reach the tally together, more than its mailbox holds.
+    let work = |request: Request| async move {
+        sleep(Duration::from_millis(1)).await;
+        amount_of(request.id)
+    };
+    let serving = {
+        let tally = tally.clone();
+        tokio::spawn(async move {
+            // The tally's task, and this one.
+            let before = lesson_support::alive_tasks();
+            let replies = serve(
+                requests(REQUESTS, TOPICS, &Gauge::default()),
+                &tally,
+                LIMIT,
+                work,
+            )
+            .await;
+            // Looked at before anything else runs: right as `serve` returns.
+            (replies, lesson_support::alive_tasks() - before)
+        })
+    };
+    let (replies, left) = within("256 requests, 64 at a time, a mailbox of 1", serving)
+        .await
+        .expect("`serve` returns");
+    assert_eq!(
+        left,
+        0,
+        "{left} tasks that `serve` started were still alive when it returned, with \
+         {} replies: does `serve` return once it has a reply per request, while the \
+         last requests are still recording their amounts (answered before they are \
+         counted)?",
+        replies.len()
+    );
+    assert_eq!(replies.len() as u64, REQUESTS, "one reply per request");
+    for topic in 0..TOPICS {
+        let expected: u64 = (0..REQUESTS)
+            .filter(|id| topic_of(*id, TOPICS) == topic)
+            .map(amount_of)
+            .sum();
+        let total = within("a total from the tally", tally.total(topic)).await;
+        assert_eq!(
+            total, expected,
+            "the total of topic {topic} once `serve` has returned"
+        );
+    }
+}
