@@ -1191,6 +1191,10 @@ async fn the_last_batch_waits_an_hour_for_a_receiver_away() {
         .await
         .unwrap();
     let running = tokio::spawn(run_connection(connection, FLUSH_EVERY, sender));
+    // The frames come a millisecond after the loop's first flush, and the
+    // input ends with them, long before the next: they can only leave as
+    // the last batch, whichever branch the loop's `select!` polls first.
+    sleep(Duration::from_millis(1)).await;
     within("a write", peer.write_all(&encode(&THREE_FRAMES)))
         .await
         .unwrap();
@@ -1224,5 +1228,37 @@ async fn the_last_batch_waits_an_hour_for_a_receiver_away() {
     assert!(
         matches!(ended, Ok(Ok(()))),
         "the input ended cleanly, and the loop says {ended:?}"
+    );
+}
+
+/// Nobody receives batches any more, and the input ends with frames read
+/// since the last flush: the last batch has nobody to go to, and that is
+/// the receiver's choice, not a failure of the connection: the loop returns
+/// `Ok`, as it does when a flush finds the receiver gone.
+#[tokio::test(start_paused = true)]
+async fn a_receiver_gone_when_the_input_ends_is_not_an_error() {
+    const FLUSH_EVERY: Duration = Duration::from_secs(60);
+    let (mut peer, connection) = tokio::io::duplex(4096);
+    let (sender, batches) = mpsc::channel::<Vec<Bytes>>(4);
+    drop(batches);
+    // The frames come after the first flush (at once, with nothing to send)
+    // and the input ends long before the next one.
+    let write = async move {
+        sleep(Duration::from_millis(5)).await;
+        peer.write_all(&encode(&["one", "two", "three"]))
+            .await
+            .unwrap();
+        drop(peer);
+    };
+    let (ended, ()) = within(
+        "the loop, whose receiver is gone, over an input that ends",
+        async { tokio::join!(run_connection(connection, FLUSH_EVERY, sender), write) },
+    )
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the input ended cleanly and nobody receives batches: the loop returns Ok, \
+         and it says {ended:?} (the last send's failure taken for an error of the \
+         connection?)"
     );
 }

@@ -265,3 +265,48 @@ async fn nothing_serve_started_outlives_it() {
         );
     }
 }
+
+/// The source's end is `serve`'s: once the source has said it has ended
+/// (`None`), `serve` does not ask it again, while its last requests finish.
+/// The `Stream` trait lets a stream polled after its end panic, hang or
+/// start over; this source counts the times it is asked.
+#[tokio::test(start_paused = true)]
+async fn an_ended_source_is_not_asked_again() {
+    const REQUESTS: u64 = 40;
+    const TOPICS: u32 = 3;
+    let asked_after_end = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let source = {
+        let asked_after_end = std::sync::Arc::clone(&asked_after_end);
+        let mut inner = Box::pin(requests(REQUESTS, TOPICS, &Gauge::default()));
+        let mut ended = false;
+        futures::stream::poll_fn(move |cx| {
+            if ended {
+                asked_after_end.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                return std::task::Poll::Ready(None);
+            }
+            let next = inner.poll_next_unpin(cx);
+            ended = matches!(next, std::task::Poll::Ready(None));
+            next
+        })
+    };
+    let tally = Tally::new(4);
+    // Uneven work, so that requests are still in flight when the source ends.
+    let work = |request: Request| async move {
+        sleep(Duration::from_millis(1 + request.id % 5)).await;
+        amount_of(request.id)
+    };
+    let replies = within(
+        "40 requests, 8 at a time, from a source that ends",
+        serve(source, &tally, 8, work),
+    )
+    .await;
+    let asked = asked_after_end.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        asked, 0,
+        "the source was polled {asked} times after it had returned None: a stream \
+         may panic or hang when asked again after its end (a `select!` branch on \
+         `requests.next()` that is disabled for one turn only, polled again on the \
+         next?)"
+    );
+    assert_eq!(replies.len() as u64, REQUESTS, "one reply per request");
+}
