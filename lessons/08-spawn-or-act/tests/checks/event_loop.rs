@@ -884,13 +884,13 @@ async fn a_flush_of_a_second_is_kept_while_frames_come_700_ms_apart() {
     }
 }
 
-/// Four times the largest number of frames of the other checks, in one
-/// write, more than a cut at any power of two up to 32,768 lets through:
-/// 40,000 frames leave in one batch at the next flush. A batch has no size
+/// Seven times the largest number of frames of the other checks, in one
+/// write, more than a cut at any power of two up to 65,536 lets through:
+/// 70,000 frames leave in one batch at the next flush. A batch has no size
 /// of its own.
 #[tokio::test(start_paused = true)]
 async fn a_batch_holds_every_frame_that_came_however_many() {
-    const FRAMES: u32 = 40_000;
+    const FRAMES: u32 = 70_000;
     const FLUSH_EVERY: Duration = Duration::from_millis(5);
     // Each payload is its frame's number: 8 bytes a frame on the wire.
     let payloads: Vec<[u8; 4]> = (0..FRAMES).map(u32::to_be_bytes).collect();
@@ -1103,6 +1103,143 @@ async fn a_flush_of_a_minute_is_kept_while_frames_come_25_s_apart() {
     }
 }
 
+/// A flush period of ten minutes, frames four minutes apart (paused time):
+/// each frame leaves at most ten minutes after it came, and the batches
+/// leave no more often than every ten minutes. Ten times the check of a
+/// minute: a period is not cut to a bound of the loop's own (a minute, so
+/// that no frame waits longer).
+#[tokio::test(start_paused = true)]
+async fn a_flush_of_ten_minutes_is_kept_while_frames_come_4_minutes_apart() {
+    const FLUSH_EVERY: Duration = Duration::from_secs(600);
+    const GAP: Duration = Duration::from_secs(240);
+    const FRAMES: usize = 6;
+    let (mut peer, connection) = tokio::io::duplex(1024);
+    let write = async move {
+        let mut written = Vec::new();
+        for n in 0..FRAMES {
+            peer.write_all(&encode(&[format!("frame {n}")]))
+                .await
+                .unwrap();
+            written.push(Instant::now());
+            sleep(GAP).await;
+        }
+        sleep(2 * FLUSH_EVERY).await;
+        written // dropping `peer` ends the input
+    };
+    // Waited for in steps shorter than `within`'s patience: the whole takes
+    // forty-four minutes.
+    let mut running = std::pin::pin!(async {
+        let (sender, mut batches) = mpsc::channel::<Vec<Bytes>>(64);
+        let receive = async move {
+            let mut arrived = Vec::new();
+            while let Some(batch) = batches.recv().await {
+                arrived.extend(texts(&batch).into_iter().map(|text| (text, Instant::now())));
+            }
+            arrived
+        };
+        tokio::join!(
+            run_connection(connection, FLUSH_EVERY, sender),
+            write,
+            receive
+        )
+    });
+    let mut done = None;
+    for _ in 0..200 {
+        let step = tokio::time::timeout(Duration::from_secs(20), running.as_mut());
+        if let Ok(ended) = within(
+            "the loop, a frame every 4 minutes, a flush every 10 minutes",
+            step,
+        )
+        .await
+        {
+            done = Some(ended);
+            break;
+        }
+    }
+    let (ended, written, arrived) = done.expect("the loop ends within an hour");
+
+    let expected: Vec<String> = (0..FRAMES).map(|n| format!("frame {n}")).collect();
+    let got: Vec<&String> = arrived.iter().map(|(text, _)| text).collect();
+    assert_eq!(
+        got,
+        expected.iter().collect::<Vec<_>>(),
+        "the frames that arrived"
+    );
+    assert!(
+        ended.is_ok(),
+        "the input ended cleanly, and the loop says {ended:?}"
+    );
+    for (n, ((_, at), sent)) in arrived.iter().zip(&written).enumerate() {
+        let waited = at.duration_since(*sent);
+        assert!(
+            waited <= FLUSH_EVERY,
+            "frame {n} was sent on {waited:?} after it came, and the flush is every \
+             {FLUSH_EVERY:?}"
+        );
+    }
+    let mut batches_at: Vec<Instant> = arrived.iter().map(|(_, at)| *at).collect();
+    batches_at.dedup();
+    for pair in batches_at.windows(2) {
+        let apart = pair[1].duration_since(pair[0]);
+        assert!(
+            apart >= FLUSH_EVERY,
+            "two batches left {apart:?} apart, and the flush is every {FLUSH_EVERY:?}: is \
+             a long period cut to a bound of your own (a cap of a minute, so that no frame \
+             waits long?)"
+        );
+    }
+}
+
+/// A flush that has just sent a batch is a whole period away, even while
+/// frames are waiting to be read at that moment: 16 frames already in the
+/// connection when the loop starts (paused time, the connection left
+/// open) leave in batches a flush period apart, not one batch at the first
+/// flush and another at once. Sixty-four connections, because `select!`
+/// picks among ready branches at random: a timer made anew after each send
+/// (`interval`'s first tick is at once) lets the next batch leave at once
+/// on about one connection in four.
+#[tokio::test(start_paused = true)]
+async fn a_flush_just_made_waits_a_whole_period_while_frames_are_ready() {
+    const FLUSH_EVERY: Duration = Duration::from_millis(10);
+    const FRAMES: usize = 16;
+    const CONNECTIONS: usize = 64;
+    let payloads: Vec<String> = (0..FRAMES).map(|n| format!("frame {n}")).collect();
+    let wire = encode(&payloads);
+    for connection_number in 0..CONNECTIONS {
+        let (mut peer, connection) = tokio::io::duplex(wire.len());
+        // Every frame is waiting before the loop starts.
+        within("a write", peer.write_all(&wire)).await.unwrap();
+        let (sender, mut batches) = mpsc::channel::<Vec<Bytes>>(64);
+        let running = tokio::spawn(run_connection(connection, FLUSH_EVERY, sender));
+        let mut arrived: Vec<String> = Vec::new();
+        let mut batches_at: Vec<Instant> = Vec::new();
+        while arrived.len() < FRAMES {
+            let batch = within("a batch, while the connection stays open", batches.recv())
+                .await
+                .expect("the loop is running");
+            batches_at.push(Instant::now());
+            arrived.extend(texts(&batch));
+        }
+        assert_eq!(arrived, payloads, "the frames that arrived");
+        for pair in batches_at.windows(2) {
+            let apart = pair[1].duration_since(pair[0]);
+            assert!(
+                apart >= FLUSH_EVERY,
+                "on connection {connection_number}, two batches left {apart:?} apart while \
+                 frames were waiting to be read, and the flush is every {FLUSH_EVERY:?}: \
+                 does a flush fire at once after a send (an `interval` made anew after \
+                 each batch, whose first tick is at once?)"
+            );
+        }
+        drop(peer);
+        let ended = within("the loop to end with the input", running).await;
+        assert!(
+            matches!(ended, Ok(Ok(()))),
+            "the input ended cleanly, and the loop says {ended:?}"
+        );
+    }
+}
+
 /// A receiver away for half a second while frames keep coming: the loop
 /// waits for it (the reading stops), and the frames that waited meanwhile
 /// are not sent on in one small batch per flush that was missed. Once the
@@ -1191,10 +1328,11 @@ async fn the_last_batch_waits_an_hour_for_a_receiver_away() {
         .await
         .unwrap();
     let running = tokio::spawn(run_connection(connection, FLUSH_EVERY, sender));
-    // The frames come a millisecond after the loop's first flush, and the
-    // input ends with them, long before the next: they can only leave as
-    // the last batch, whichever branch the loop's `select!` polls first.
-    sleep(Duration::from_millis(1)).await;
+    // Half a period: the loop's first tick, at once, has found nothing to
+    // send, and the frames and the end come before the next one. (Frames
+    // read before that first tick would be sent from inside the loop, not
+    // as the last batch, and a last batch given up on would go unseen.)
+    sleep(FLUSH_EVERY / 2).await;
     within("a write", peer.write_all(&encode(&THREE_FRAMES)))
         .await
         .unwrap();

@@ -159,3 +159,32 @@ async fn the_tally_stops_when_its_last_handle_is_dropped() {
          alive: nothing can reach it, and it never ends"
     );
 }
+
+/// Ten times the mailbox of 2,000: a mailbox of 20,000 holds 20,000
+/// commands while the tally cannot run, not a bound of the tally's own
+/// (4,096, 16,384) kept in case the configured one is large.
+#[test]
+fn a_mailbox_of_20_000_holds_20_000_commands() {
+    mailbox_of(20_000);
+}
+
+/// Pauses far longer than any other check's (paused time): a tally left
+/// without a command for a year still counts and answers. It has no
+/// timer: an idle timeout of an hour, a day or a month ends it while a
+/// handle is still held.
+#[tokio::test(start_paused = true)]
+async fn the_tally_still_counts_after_a_year_without_a_command() {
+    const YEAR: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+    let tally = Tally::new(4);
+    within("an add", tally.add(3, 5)).await;
+    within("a total", tally.total(3)).await;
+    tokio::time::sleep(YEAR).await;
+    within("an add a year later", tally.add(3, 3)).await;
+    let total = within("a total a year later", tally.total(3)).await;
+    assert_eq!(
+        total, 8,
+        "5 was added, then, a year later, 3, with a handle held all along: the \
+         tally's total of 5 + 3 is {total}. A tally lives as long as a handle to it \
+         does: does it end itself after a while without a command?"
+    );
+}
