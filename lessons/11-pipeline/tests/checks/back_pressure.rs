@@ -525,3 +525,56 @@ async fn what_a_quick_plugin_handled_is_published_while_frames_keep_coming() {
          before, and what waits for it has no bound while the clients keep sending"
     );
 }
+
+#[tokio::test]
+async fn a_subscriber_gone_before_the_one_the_pipeline_waits_for_takes_nothing_from_it() {
+    // Frames of 16 KiB: the slow one's channel (room for one) and its
+    // HTTP/2 window hold a few of them, far fewer than the queue and the
+    // mailbox hold back behind the plugin.
+    const FRAMES: u32 = 60;
+    const FRAME: usize = 16 * 1024;
+    let mut config = config();
+    config.subscriber_capacity = 1;
+    config.ingest_capacity = 16;
+    config.mailbox_capacity = 32;
+    let pipeline = start(config).await;
+    let (held, gate, _handled) = super::Gated::new("held");
+    plug(&pipeline, held).await;
+    // In the order they subscribe: one that reads until it goes away, one
+    // that reads nothing for a while, one that reads everything.
+    let mut leaves = subscribe(&pipeline).await;
+    let leaving = tokio::spawn(async move { while let Ok(Some(_)) = leaves.message().await {} });
+    let mut slow = subscribe_with_small_window(&pipeline).await;
+    let mut reads = subscribe(&pipeline).await;
+    let client = send_frames(&pipeline, 6, FRAMES, FRAME);
+    until(&pipeline, "the queue and the mailbox to fill", |s| {
+        s.frames_in >= 40
+    })
+    .await;
+    quiet(&pipeline).await;
+
+    // The plugin handles all it holds at once: the pipeline publishes until
+    // it waits for the slow one's room, with frames done behind it. Then
+    // the first one goes away, while the pipeline waits.
+    gate.add_permits(FRAMES as usize);
+    let staying = async {
+        let held = quiet(&pipeline).await;
+        assert!(
+            held.published < u64::from(FRAMES),
+            "all {FRAMES} frames were published while a subscriber read none"
+        );
+        leaving.abort();
+        let _ = leaving.await;
+        // Time for the server to see the stream reset and drop its end.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        receive(&pipeline, &mut slow, FRAMES as usize).await
+    };
+    let (slowly, read) = tokio::join!(staying, receive(&pipeline, &mut reads, FRAMES as usize));
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
+    // Each of the two that stayed got every frame once: the place the gone
+    // one left is nobody else's.
+    assert_complete_and_in_order(&slowly, &[(6, FRAMES)]);
+    assert_complete_and_in_order(&read, &[(6, FRAMES)]);
+}

@@ -216,3 +216,63 @@ async fn every_message_waits_the_policy_s_backoff_from_its_own_first_retry() {
         }
     }
 }
+
+/// Refuses every try at once, and notes when, on the pipeline's clock,
+/// each try began.
+#[derive(Default)]
+struct Refuser {
+    tries: Arc<Mutex<HashMap<u64, Vec<Instant>>>>,
+}
+
+impl Plugin for Refuser {
+    fn name(&self) -> &str {
+        "refuser"
+    }
+
+    fn handle(&self, message: Message) -> BoxFuture<'_, Result<(), HandlerError>> {
+        let mut tries = self.tries.lock().unwrap();
+        tries.entry(message.id).or_default().push(Instant::now());
+        Box::pin(async { Err(HandlerError("never".into())) })
+    }
+}
+
+#[tokio::test]
+async fn a_message_after_a_dead_letter_waits_the_policy_s_backoff_from_its_own_first_retry() {
+    const MESSAGES: u32 = 3;
+    let mut config = config();
+    // A cap far above the waits: a backoff carried from one message into
+    // the next grows past the policy's 1 s and 2 s.
+    config.retry = RetryPolicy {
+        max_tries: 3,
+        base: Duration::from_secs(1),
+        cap: Duration::from_secs(60),
+    };
+    let (_clock, pipeline) = start_paused(config).await;
+    let refuser = Refuser::default();
+    let tries = Arc::clone(&refuser.tries);
+    through(&pipeline, refuser, 7, MESSAGES, 16).await;
+    let summary = until(&pipeline, "every message to be dead-lettered", |s| {
+        s.dead_letters.len() == MESSAGES as usize
+    })
+    .await;
+    assert_eq!(summary.retries, u64::from(2 * MESSAGES), "two retries each");
+
+    // Each message is out of tries after 1 s and 2 s of waiting, the first
+    // as much as the ones after a dead letter: the policy's waits are each
+    // message's own, not a plugin's run of failures.
+    let schedule = [1, 2].map(Duration::from_secs);
+    let tries = tries.lock().unwrap();
+    for id in 0..u64::from(MESSAGES) {
+        let began = &tries[&id];
+        assert_eq!(began.len(), 3, "message {id}: three tries");
+        for (n, wait) in schedule.into_iter().enumerate() {
+            let waited = began[n + 1] - began[n];
+            assert!(
+                waited >= wait && waited < wait + Duration::from_millis(100),
+                "message {id}: retry {} came {waited:?} after the try before it failed; the \
+                 policy says {wait:?}",
+                n + 1
+            );
+        }
+    }
+}

@@ -639,3 +639,42 @@ async fn an_outcome_that_comes_after_its_plugin_was_unplugged_settles_nothing() 
         "the blocking plugin owed frame 0 when it was unplugged; nothing else is dead"
     );
 }
+
+#[tokio::test]
+async fn an_unplugged_plugin_leaves_one_dead_letter_for_each_message_it_owed() {
+    const FRAMES: u32 = 40;
+    let mut config = config();
+    config.ingest_capacity = 4;
+    config.mailbox_capacity = 2;
+    let pipeline = start(config).await;
+    let (stuck, _gate, _handled) = Gated::new("stuck");
+    plug(&pipeline, stuck).await;
+    let mut stream = subscribe(&pipeline).await;
+    let client = send_frames(&pipeline, 4, FRAMES, 24);
+    // The stuck plugin holds the pipeline with the message in its hands,
+    // a full mailbox, and what waits for room in it.
+    until(&pipeline, "the stuck plugin to fill its mailbox", |s| {
+        s.frames_in >= 6
+    })
+    .await;
+    quiet(&pipeline).await;
+    assert_eq!(unplug(&pipeline, "stuck").await, 1);
+
+    let snapshots = receive(&pipeline, &mut stream, FRAMES as usize).await;
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
+    assert_complete_and_in_order(&snapshots, &[(4, FRAMES)]);
+    // Each message it was handed and never handled is one dead letter:
+    // the first ones, none twice, wherever each waited when it was
+    // unplugged.
+    let summary = summary(&pipeline).await;
+    let mut dead: Vec<u64> = summary.dead_letters.iter().map(|l| l.id).collect();
+    dead.sort_unstable();
+    assert!(!dead.is_empty(), "it owed messages when it was unplugged");
+    assert_eq!(
+        dead,
+        (0..dead.len() as u64).collect::<Vec<_>>(),
+        "the stuck plugin's dead letters: one for each message it owed, none twice"
+    );
+}
