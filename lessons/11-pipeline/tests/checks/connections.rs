@@ -152,6 +152,30 @@ async fn a_silent_connection_holds_up_no_other() {
     }
 }
 
+// A client that connects and sends not a byte yet: nothing says it ever
+// will, so nothing may wait for it to (a connection that is handed a task
+// only once it is readable holds up every one behind it).
+#[tokio::test]
+async fn a_client_that_connects_and_says_nothing_holds_up_no_other() {
+    let pipeline = start(config()).await;
+    let mut stream = subscribe(&pipeline).await;
+    // Connected first (its handshake is done, so it is first in the
+    // listener's backlog), and mute.
+    let mut mute = connect_ingest(&pipeline).await;
+
+    let talker = send_frames(&pipeline, 5, 20, 50);
+    let snapshots = receive(&pipeline, &mut stream, 20).await;
+    assert_complete_and_in_order(&snapshots, &[(5, 20)]);
+    watched(Look::Pipeline(&pipeline), "the talker to finish", talker)
+        .await
+        .unwrap();
+
+    // Not closed for its silence: the frame it sends now arrives.
+    mute.write_all(&wire([frame(6, 0, 50)])).await.unwrap();
+    let snapshots = receive(&pipeline, &mut stream, 1).await;
+    assert_complete_and_in_order(&snapshots, &[(6, 1)]);
+}
+
 /// How a client whose turn came ends its connection: each way must give
 /// its turn back.
 fn hang_up(client: u32) -> Vec<u8> {

@@ -263,6 +263,60 @@ async fn a_handler_that_always_panics_is_dead_lettered_with_what_the_panic_said(
     }
 }
 
+/// Panics on every try of every message, each time before it returns its
+/// future: the retries' calls as much as the first.
+struct DoomedEarly;
+
+impl Plugin for DoomedEarly {
+    fn name(&self) -> &str {
+        "doomed-early"
+    }
+
+    fn handle(&self, message: Message) -> BoxFuture<'_, Result<(), HandlerError>> {
+        lesson_support::panic_on_purpose(format!(
+            "doomed early: no such table (message {})",
+            message.id
+        ))
+    }
+}
+
+// Every try is a call to `handle`, and any of them may panic before it
+// returns its future: a retry's call is caught as the first one's is.
+#[tokio::test]
+async fn a_handler_that_panics_before_its_future_on_every_try_is_dead_lettered() {
+    let pipeline = start(config()).await;
+    let tries = config().retry.max_tries;
+    through(&pipeline, DoomedEarly, 3, 2, 20).await;
+
+    let summary = summary(&pipeline).await;
+    assert_eq!(summary.dead_letters.len(), 2, "{:?}", summary.dead_letters);
+    for letter in &summary.dead_letters {
+        let Reason::OutOfTries {
+            tries: made,
+            last_error,
+        } = &letter.reason
+        else {
+            panic!("a message whose every try panicked is out of tries: {letter:?}")
+        };
+        assert_eq!(
+            *made, tries,
+            "message {}: every try panicked before its future, the retries too",
+            letter.id
+        );
+        let said = last_error.to_string();
+        assert!(
+            said.contains("no such table"),
+            "the dead letter's last error displays as {said:?}: it should carry what \
+             the last try's panic said"
+        );
+    }
+    assert_eq!(
+        summary.retries,
+        2 * u64::from(tries - 1),
+        "two retries a message"
+    );
+}
+
 #[tokio::test]
 async fn a_message_out_of_tries_is_dead_lettered_and_still_published() {
     let pipeline = start(config()).await;
