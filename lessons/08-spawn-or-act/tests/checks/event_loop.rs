@@ -45,6 +45,15 @@ async fn run_and_time<W: Future>(
     flush_every: Duration,
     write: W,
 ) -> (Result<(), FrameError>, W::Output, Vec<(String, Instant)>) {
+    within(what, run_timed(connection, flush_every, write)).await
+}
+
+/// [`run_and_time`] without its time limit, for runs of minutes.
+async fn run_timed<W: Future>(
+    connection: DuplexStream,
+    flush_every: Duration,
+    write: W,
+) -> (Result<(), FrameError>, W::Output, Vec<(String, Instant)>) {
     let (sender, mut batches) = mpsc::channel::<Vec<Bytes>>(64);
     let receive = async move {
         let mut arrived = Vec::new();
@@ -53,14 +62,84 @@ async fn run_and_time<W: Future>(
         }
         arrived
     };
-    within(what, async {
-        tokio::join!(
-            run_connection(connection, flush_every, sender),
-            write,
-            receive
-        )
-    })
-    .await
+    tokio::join!(
+        run_connection(connection, flush_every, sender),
+        write,
+        receive
+    )
+}
+
+/// Frames `gap` apart on a connection flushed every `flush_every` (paused
+/// time), the input ending two periods after the last: every frame arrives,
+/// in order, at most a period after it came, and batches leave at least a
+/// period apart. `late` and `early` say what a frame sent on late, or two
+/// batches too close, point to.
+async fn assert_flush_kept(
+    flush_every: Duration,
+    gap: Duration,
+    frames: usize,
+    late: &str,
+    early: &str,
+) {
+    let (mut peer, connection) = tokio::io::duplex(1024);
+    let write = async move {
+        let mut written = Vec::new();
+        for n in 0..frames {
+            peer.write_all(&encode(&[format!("frame {n}")]))
+                .await
+                .unwrap();
+            written.push(Instant::now());
+            sleep(gap).await;
+        }
+        // The input ends once every frame has been flushed by the timer.
+        sleep(2 * flush_every).await;
+        written // dropping `peer` ends the input
+    };
+    let what = format!("the loop, a frame every {gap:?}, a flush every {flush_every:?}");
+    // Waited for in steps shorter than `within`'s patience: a long period
+    // takes minutes of paused time.
+    let mut running = std::pin::pin!(run_timed(connection, flush_every, write));
+    let whole = gap * frames as u32 + 3 * flush_every;
+    let steps = whole.as_secs() / 20 + 2;
+    let mut done = None;
+    for _ in 0..steps {
+        let step = tokio::time::timeout(Duration::from_secs(20), running.as_mut());
+        if let Ok(ended) = within(&what, step).await {
+            done = Some(ended);
+            break;
+        }
+    }
+    let (ended, written, arrived) = done.expect("the loop ends with its input");
+
+    let expected: Vec<String> = (0..frames).map(|n| format!("frame {n}")).collect();
+    let got: Vec<&String> = arrived.iter().map(|(text, _)| text).collect();
+    assert_eq!(
+        got,
+        expected.iter().collect::<Vec<_>>(),
+        "the frames that arrived"
+    );
+    assert!(
+        ended.is_ok(),
+        "the input ended cleanly, and the loop says {ended:?}"
+    );
+    for (n, ((_, at), sent)) in arrived.iter().zip(&written).enumerate() {
+        let waited = at.duration_since(*sent);
+        assert!(
+            waited <= flush_every,
+            "frame {n} was sent on {waited:?} after it came, and the flush is every \
+             {flush_every:?}{late}"
+        );
+    }
+    let mut batches_at: Vec<Instant> = arrived.iter().map(|(_, at)| *at).collect();
+    batches_at.dedup();
+    for pair in batches_at.windows(2) {
+        let apart = pair[1].duration_since(pair[0]);
+        assert!(
+            apart >= flush_every,
+            "two batches left {apart:?} apart, and the flush is every {flush_every:?}: \
+             {early}"
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -827,61 +906,15 @@ async fn a_connection_silent_for_an_hour_is_still_read() {
 /// the configured one, kept whether frames come or not.
 #[tokio::test(start_paused = true)]
 async fn a_flush_of_a_second_is_kept_while_frames_come_700_ms_apart() {
-    const FLUSH_EVERY: Duration = Duration::from_secs(1);
-    const GAP: Duration = Duration::from_millis(700);
-    const FRAMES: usize = 10;
-    let (mut peer, connection) = tokio::io::duplex(1024);
-    let write = async move {
-        let mut written = Vec::new();
-        for n in 0..FRAMES {
-            peer.write_all(&encode(&[format!("frame {n}")]))
-                .await
-                .unwrap();
-            written.push(Instant::now());
-            sleep(GAP).await;
-        }
-        // The input ends once every frame has been flushed by the timer.
-        sleep(2 * FLUSH_EVERY).await;
-        written // dropping `peer` ends the input
-    };
-    let (ended, written, arrived) = run_and_time(
-        "the loop, over a connection that sends a frame every 700 ms",
-        connection,
-        FLUSH_EVERY,
-        write,
+    assert_flush_kept(
+        Duration::from_secs(1),
+        Duration::from_millis(700),
+        10,
+        ": with a frame every 700 ms, is the flush a timeout that every frame starts \
+         again, or looked at only when a frame comes?",
+        "is the period one of your own (a cap on the configured one?)",
     )
     .await;
-
-    let expected: Vec<String> = (0..FRAMES).map(|n| format!("frame {n}")).collect();
-    let got: Vec<&String> = arrived.iter().map(|(text, _)| text).collect();
-    assert_eq!(
-        got,
-        expected.iter().collect::<Vec<_>>(),
-        "the frames that arrived"
-    );
-    assert!(
-        ended.is_ok(),
-        "the input ended cleanly, and the loop says {ended:?}"
-    );
-    for (n, ((_, at), sent)) in arrived.iter().zip(&written).enumerate() {
-        let waited = at.duration_since(*sent);
-        assert!(
-            waited <= FLUSH_EVERY,
-            "frame {n} was sent on {waited:?} after it came, and the flush is every \
-             {FLUSH_EVERY:?}: with a frame every {GAP:?}, is the flush a timeout that every \
-             frame starts again, or looked at only when a frame comes?"
-        );
-    }
-    let mut batches_at: Vec<Instant> = arrived.iter().map(|(_, at)| *at).collect();
-    batches_at.dedup();
-    for pair in batches_at.windows(2) {
-        let apart = pair[1].duration_since(pair[0]);
-        assert!(
-            apart >= FLUSH_EVERY,
-            "two batches left {apart:?} apart, and the flush is every {FLUSH_EVERY:?}: is \
-             the period one of your own (a cap on the configured one?)"
-        );
-    }
 }
 
 /// Seven times the largest number of frames of the other checks, in one
@@ -1026,81 +1059,15 @@ async fn a_receiver_away_for_an_hour_loses_no_frame() {
 /// cut to a bound of the loop's own (5 s, 10 s, 30 s).
 #[tokio::test(start_paused = true)]
 async fn a_flush_of_a_minute_is_kept_while_frames_come_25_s_apart() {
-    const FLUSH_EVERY: Duration = Duration::from_secs(60);
-    const GAP: Duration = Duration::from_secs(25);
-    const FRAMES: usize = 6;
-    let (mut peer, connection) = tokio::io::duplex(1024);
-    let write = async move {
-        let mut written = Vec::new();
-        for n in 0..FRAMES {
-            peer.write_all(&encode(&[format!("frame {n}")]))
-                .await
-                .unwrap();
-            written.push(Instant::now());
-            sleep(GAP).await;
-        }
-        // The input ends once every frame has been flushed by the timer.
-        sleep(2 * FLUSH_EVERY).await;
-        written // dropping `peer` ends the input
-    };
-    // Waited for in steps shorter than `within`'s patience: the whole takes
-    // four and a half minutes.
-    let mut running = std::pin::pin!(async {
-        let (sender, mut batches) = mpsc::channel::<Vec<Bytes>>(64);
-        let receive = async move {
-            let mut arrived = Vec::new();
-            while let Some(batch) = batches.recv().await {
-                arrived.extend(texts(&batch).into_iter().map(|text| (text, Instant::now())));
-            }
-            arrived
-        };
-        tokio::join!(
-            run_connection(connection, FLUSH_EVERY, sender),
-            write,
-            receive
-        )
-    });
-    let mut done = None;
-    for _ in 0..30 {
-        let step = tokio::time::timeout(Duration::from_secs(20), running.as_mut());
-        if let Ok(ended) = within("the loop, a frame every 25 s, a flush every minute", step).await
-        {
-            done = Some(ended);
-            break;
-        }
-    }
-    let (ended, written, arrived) = done.expect("the loop ends within ten minutes");
-
-    let expected: Vec<String> = (0..FRAMES).map(|n| format!("frame {n}")).collect();
-    let got: Vec<&String> = arrived.iter().map(|(text, _)| text).collect();
-    assert_eq!(
-        got,
-        expected.iter().collect::<Vec<_>>(),
-        "the frames that arrived"
-    );
-    assert!(
-        ended.is_ok(),
-        "the input ended cleanly, and the loop says {ended:?}"
-    );
-    for (n, ((_, at), sent)) in arrived.iter().zip(&written).enumerate() {
-        let waited = at.duration_since(*sent);
-        assert!(
-            waited <= FLUSH_EVERY,
-            "frame {n} was sent on {waited:?} after it came, and the flush is every \
-             {FLUSH_EVERY:?}"
-        );
-    }
-    let mut batches_at: Vec<Instant> = arrived.iter().map(|(_, at)| *at).collect();
-    batches_at.dedup();
-    for pair in batches_at.windows(2) {
-        let apart = pair[1].duration_since(pair[0]);
-        assert!(
-            apart >= FLUSH_EVERY,
-            "two batches left {apart:?} apart, and the flush is every {FLUSH_EVERY:?}: is \
-             a long period cut to a bound of your own (a cap of a few seconds, so that no \
-             frame waits long?)"
-        );
-    }
+    assert_flush_kept(
+        Duration::from_secs(60),
+        Duration::from_secs(25),
+        6,
+        "",
+        "is a long period cut to a bound of your own (a cap of a few seconds, so that \
+         no frame waits long?)",
+    )
+    .await;
 }
 
 /// A flush period of ten minutes, frames four minutes apart (paused time):
@@ -1110,84 +1077,15 @@ async fn a_flush_of_a_minute_is_kept_while_frames_come_25_s_apart() {
 /// that no frame waits longer).
 #[tokio::test(start_paused = true)]
 async fn a_flush_of_ten_minutes_is_kept_while_frames_come_4_minutes_apart() {
-    const FLUSH_EVERY: Duration = Duration::from_secs(600);
-    const GAP: Duration = Duration::from_secs(240);
-    const FRAMES: usize = 6;
-    let (mut peer, connection) = tokio::io::duplex(1024);
-    let write = async move {
-        let mut written = Vec::new();
-        for n in 0..FRAMES {
-            peer.write_all(&encode(&[format!("frame {n}")]))
-                .await
-                .unwrap();
-            written.push(Instant::now());
-            sleep(GAP).await;
-        }
-        sleep(2 * FLUSH_EVERY).await;
-        written // dropping `peer` ends the input
-    };
-    // Waited for in steps shorter than `within`'s patience: the whole takes
-    // forty-four minutes.
-    let mut running = std::pin::pin!(async {
-        let (sender, mut batches) = mpsc::channel::<Vec<Bytes>>(64);
-        let receive = async move {
-            let mut arrived = Vec::new();
-            while let Some(batch) = batches.recv().await {
-                arrived.extend(texts(&batch).into_iter().map(|text| (text, Instant::now())));
-            }
-            arrived
-        };
-        tokio::join!(
-            run_connection(connection, FLUSH_EVERY, sender),
-            write,
-            receive
-        )
-    });
-    let mut done = None;
-    for _ in 0..200 {
-        let step = tokio::time::timeout(Duration::from_secs(20), running.as_mut());
-        if let Ok(ended) = within(
-            "the loop, a frame every 4 minutes, a flush every 10 minutes",
-            step,
-        )
-        .await
-        {
-            done = Some(ended);
-            break;
-        }
-    }
-    let (ended, written, arrived) = done.expect("the loop ends within an hour");
-
-    let expected: Vec<String> = (0..FRAMES).map(|n| format!("frame {n}")).collect();
-    let got: Vec<&String> = arrived.iter().map(|(text, _)| text).collect();
-    assert_eq!(
-        got,
-        expected.iter().collect::<Vec<_>>(),
-        "the frames that arrived"
-    );
-    assert!(
-        ended.is_ok(),
-        "the input ended cleanly, and the loop says {ended:?}"
-    );
-    for (n, ((_, at), sent)) in arrived.iter().zip(&written).enumerate() {
-        let waited = at.duration_since(*sent);
-        assert!(
-            waited <= FLUSH_EVERY,
-            "frame {n} was sent on {waited:?} after it came, and the flush is every \
-             {FLUSH_EVERY:?}"
-        );
-    }
-    let mut batches_at: Vec<Instant> = arrived.iter().map(|(_, at)| *at).collect();
-    batches_at.dedup();
-    for pair in batches_at.windows(2) {
-        let apart = pair[1].duration_since(pair[0]);
-        assert!(
-            apart >= FLUSH_EVERY,
-            "two batches left {apart:?} apart, and the flush is every {FLUSH_EVERY:?}: is \
-             a long period cut to a bound of your own (a cap of a minute, so that no frame \
-             waits long?)"
-        );
-    }
+    assert_flush_kept(
+        Duration::from_secs(600),
+        Duration::from_secs(240),
+        6,
+        "",
+        "is a long period cut to a bound of your own (a cap of a minute, so that no \
+         frame waits long?)",
+    )
+    .await;
 }
 
 /// A flush that has just sent a batch is a whole period away, even while
