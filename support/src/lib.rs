@@ -31,9 +31,17 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 /// thread: the [`guard`] fails a check whose thread is blocked for seconds
 /// or that runs for more than a few seconds of real time.
 pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
-    match guard::guarded(what, tokio::time::timeout(PATIENCE, future)).await {
+    within_for(what, PATIENCE, future).await
+}
+
+/// [`within`] with a patience of the check's own, for a wait that is long
+/// on purpose: a year of paused time, in which a timer a learner set
+/// (an idle timeout, a cap on a period) fires. On a paused clock a year
+/// costs no more than a second when nothing runs meanwhile.
+pub async fn within_for<F: Future>(what: &str, patience: Duration, future: F) -> F::Output {
+    match guard::guarded(what, tokio::time::timeout(patience, future)).await {
         Ok(output) => output,
-        Err(_) => panic!("timed out after {PATIENCE:?} waiting for: {what}"),
+        Err(_) => panic!("timed out after {patience:?} waiting for: {what}"),
     }
 }
 

@@ -5,14 +5,14 @@
 //! that keep coming do not put the flush off. A slow receiver slows the
 //! loop down and loses nothing, and the frames read before the input ends
 //! or fails are sent on before the loop returns. A connection silent for
-//! an hour has done neither: it is still read.
+//! a year has done neither: it is still read.
 
 use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
 use lesson::{FrameError, run_connection};
-use lesson_support::{ScriptedReader, Then, within};
+use lesson_support::{PATIENCE, ScriptedReader, Then, within, within_for};
 use tokio::io::{AsyncWriteExt, DuplexStream};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep};
@@ -96,20 +96,14 @@ async fn assert_flush_kept(
         written // dropping `peer` ends the input
     };
     let what = format!("the loop, a frame every {gap:?}, a flush every {flush_every:?}");
-    // Waited for in steps shorter than `within`'s patience: a long period
-    // takes minutes of paused time.
-    let mut running = std::pin::pin!(run_timed(connection, flush_every, write));
+    // A long period takes years of paused time.
     let whole = gap * frames as u32 + 3 * flush_every;
-    let steps = whole.as_secs() / 20 + 2;
-    let mut done = None;
-    for _ in 0..steps {
-        let step = tokio::time::timeout(Duration::from_secs(20), running.as_mut());
-        if let Ok(ended) = within(&what, step).await {
-            done = Some(ended);
-            break;
-        }
-    }
-    let (ended, written, arrived) = done.expect("the loop ends with its input");
+    let (ended, written, arrived) = within_for(
+        &what,
+        whole + PATIENCE,
+        run_timed(connection, flush_every, write),
+    )
+    .await;
 
     let expected: Vec<String> = (0..frames).map(|n| format!("frame {n}")).collect();
     let got: Vec<&String> = arrived.iter().map(|(text, _)| text).collect();
@@ -850,12 +844,13 @@ async fn a_frame_as_long_as_lesson_04_allows_arrives_whole() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_connection_silent_for_an_hour_is_still_read() {
+async fn a_connection_silent_for_a_year_is_still_read() {
     // The loop returns when its input ends or fails, or when nobody
-    // receives batches: a peer that says nothing for an hour (paused time)
-    // has done neither, and what it sends afterwards is read.
-    const FLUSH_EVERY: Duration = Duration::from_secs(1);
-    const SILENCE: Duration = Duration::from_secs(3_600);
+    // receives batches: a peer that says nothing for a year (paused time)
+    // has done neither, and what it sends afterwards is read. The flush is
+    // a day, so that the timer fires 365 times, not 31 million.
+    const FLUSH_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
+    const SILENCE: Duration = Duration::from_secs(365 * 24 * 60 * 60);
     let (mut peer, connection) = tokio::io::duplex(1024);
     let (sender, mut batches) = mpsc::channel(64);
     let running = tokio::spawn(run_connection(connection, FLUSH_EVERY, sender));
@@ -863,17 +858,17 @@ async fn a_connection_silent_for_an_hour_is_still_read() {
     within("a frame's write", peer.write_all(&encode(&["before"])))
         .await
         .unwrap();
-    let first = within("the batch of the frame before the silence", batches.recv())
-        .await
-        .expect("a batch before the loop ends");
+    let first = within_for(
+        "the batch of the frame before the silence",
+        FLUSH_EVERY + PATIENCE,
+        batches.recv(),
+    )
+    .await
+    .expect("a batch before the loop ends");
     assert_eq!(texts(&first), ["before"]);
 
-    // An hour of silence, waited for in steps shorter than `within`'s
-    // patience: the loop's flush timer fires all along.
-    let silent_since = Instant::now();
-    while silent_since.elapsed() < SILENCE {
-        within("the silence", sleep(Duration::from_secs(20))).await;
-    }
+    // A year of silence: the loop's flush timer fires all along.
+    within_for("the silence", SILENCE + PATIENCE, sleep(SILENCE)).await;
     assert!(
         !running.is_finished(),
         "the peer said nothing for {SILENCE:?}, and the loop had returned \
@@ -887,7 +882,12 @@ async fn a_connection_silent_for_an_hour_is_still_read() {
     )
     .await;
     drop(peer); // the input ends after the second frame
-    let second = within("the batch of the frame after the silence", batches.recv()).await;
+    let second = within_for(
+        "the batch of the frame after the silence",
+        FLUSH_EVERY + PATIENCE,
+        batches.recv(),
+    )
+    .await;
     let ended = within("the loop to end with the input", running).await;
     assert!(
         wrote.is_ok() && second.as_deref().map(texts) == Some(vec!["after".to_owned()]),
@@ -1001,13 +1001,16 @@ async fn a_length_one_past_lesson_04s_limit_is_too_long() {
     );
 }
 
-/// A receiver away for an hour (paused time), with the channel full: the
+/// A receiver away for a year (paused time), with the channel full: the
 /// loop waits for it, and loses nothing. A receiver that is slow is not
-/// gone: the loop returns early only when nobody receives.
+/// gone: the loop returns early only when nobody receives, however long
+/// the wait (no time limit of the loop's own on a send).
 #[tokio::test(start_paused = true)]
-async fn a_receiver_away_for_an_hour_loses_no_frame() {
-    const FLUSH_EVERY: Duration = Duration::from_secs(1);
-    const AWAY: Duration = Duration::from_secs(3_600);
+async fn a_receiver_away_for_a_year_loses_no_frame() {
+    // A flush a day: a loop whose timer goes on firing while it waits fires
+    // 365 times, not 31 million.
+    const FLUSH_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
+    const AWAY: Duration = Duration::from_secs(365 * 24 * 60 * 60);
     let (mut peer, connection) = tokio::io::duplex(1024);
     // Room for one batch, taken by a batch of the check's own.
     let (sender, mut batches) = mpsc::channel(1);
@@ -1020,11 +1023,7 @@ async fn a_receiver_away_for_an_hour_loses_no_frame() {
         .await
         .unwrap();
 
-    // An hour away, waited for in steps shorter than `within`'s patience.
-    let away_since = Instant::now();
-    while away_since.elapsed() < AWAY {
-        within("the receiver's absence", sleep(Duration::from_secs(20))).await;
-    }
+    within_for("the receiver's absence", AWAY + PATIENCE, sleep(AWAY)).await;
     assert!(
         !running.is_finished(),
         "the receiver was away for {AWAY:?} with the channel full, and the loop had \
@@ -1035,7 +1034,15 @@ async fn a_receiver_away_for_an_hour_loses_no_frame() {
 
     let mut got = Vec::new();
     while got.len() < 1 + THREE_FRAMES.len() {
-        match within("a batch after the receiver's absence", batches.recv()).await {
+        // The frames left after the batch that waited go at the next flush.
+        let next = batches.recv();
+        match within_for(
+            "a batch after the receiver's absence",
+            FLUSH_EVERY + PATIENCE,
+            next,
+        )
+        .await
+        {
             Some(batch) => got.extend(texts(&batch)),
             None => break,
         }
@@ -1070,20 +1077,21 @@ async fn a_flush_of_a_minute_is_kept_while_frames_come_25_s_apart() {
     .await;
 }
 
-/// A flush period of ten minutes, frames four minutes apart (paused time):
-/// each frame leaves at most ten minutes after it came, and the batches
-/// leave no more often than every ten minutes. Ten times the check of a
-/// minute: a period is not cut to a bound of the loop's own (a minute, so
-/// that no frame waits longer).
+/// A flush period of a year, frames 146 days apart (paused time, in which
+/// a year costs nothing): each frame leaves at most a year after it came,
+/// and the batches leave no more often than once a year. The period is the
+/// caller's, however long: not cut to a bound of the loop's own (a minute,
+/// an hour, a day, so that no frame waits longer).
 #[tokio::test(start_paused = true)]
-async fn a_flush_of_ten_minutes_is_kept_while_frames_come_4_minutes_apart() {
+async fn a_flush_of_a_year_is_kept_while_frames_come_146_days_apart() {
+    const DAY: Duration = Duration::from_secs(24 * 60 * 60);
     assert_flush_kept(
-        Duration::from_secs(600),
-        Duration::from_secs(240),
+        365 * DAY,
+        146 * DAY,
         6,
         "",
-        "is a long period cut to a bound of your own (a cap of a minute, so that no \
-         frame waits long?)",
+        "is a long period cut to a bound of your own (a cap of a minute, an hour or a \
+         day, so that no frame waits long?)",
     )
     .await;
 }
@@ -1237,11 +1245,7 @@ async fn the_last_batch_waits_an_hour_for_a_receiver_away() {
     // The input ends: what is left to do is the last batch.
     drop(peer);
 
-    // An hour away, waited for in steps shorter than `within`'s patience.
-    let away_since = Instant::now();
-    while away_since.elapsed() < AWAY {
-        within("the receiver's absence", sleep(Duration::from_secs(20))).await;
-    }
+    within_for("the receiver's absence", AWAY + PATIENCE, sleep(AWAY)).await;
     assert!(
         !running.is_finished(),
         "the input had ended, the receiver was away for {AWAY:?} with the channel \

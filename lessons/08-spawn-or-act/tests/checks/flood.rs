@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use lesson::{Reply, Request, Tally, serve};
-use lesson_support::{alive_tasks, count_allocations, paused_runtime, within};
+use lesson_support::{
+    PATIENCE, alive_tasks, count_allocations, paused_runtime, within, within_for,
+};
 use tokio::time::{Instant, sleep};
 
 use super::{Gauge, amount_of, requests, topic_of};
@@ -274,7 +276,7 @@ async fn no_request_is_taken_before_there_is_room_for_it() {
 }
 
 /// The limit counts requests, not ids, and it holds for as long as the
-/// work takes: requests whose ids repeat, each taking two minutes of
+/// work takes: requests whose ids repeat, each taking a year of
 /// (paused) time, are worked on exactly the limit at a time.
 #[tokio::test(start_paused = true)]
 async fn the_limit_holds_for_requests_of_minutes_whose_ids_repeat() {
@@ -282,7 +284,9 @@ async fn the_limit_holds_for_requests_of_minutes_whose_ids_repeat() {
     const LIMIT: usize = 4;
     // Three ids among twelve requests: four requests for each.
     const IDS: u64 = 3;
-    const WORK: Duration = Duration::from_secs(120);
+    // Work of a year (paused time): no time limit of `serve`'s own on a
+    // wait for room, or on the work, shows up as a fourth request at once.
+    const WORK: Duration = Duration::from_secs(365 * 24 * 60 * 60);
     let tally = Tally::new(4);
     let gauge = Gauge::default();
     let source = {
@@ -307,25 +311,20 @@ async fn the_limit_holds_for_requests_of_minutes_whose_ids_repeat() {
             }
         }
     };
-    // Waited for in steps shorter than `within`'s patience: the whole takes
-    // three rounds of two minutes.
-    let mut serving = std::pin::pin!(serve(source, &tally, LIMIT, work));
-    let mut replies = None;
-    for _ in 0..30 {
-        let step = tokio::time::timeout(Duration::from_secs(20), serving.as_mut());
-        if let Ok(done) = within("12 requests of two minutes, 4 at a time", step).await {
-            replies = Some(done);
-            break;
-        }
-    }
-    let replies = replies.expect("`serve` returns within ten minutes");
+    // The whole takes three rounds of a year.
+    let replies = within_for(
+        "12 requests of a year, 4 at a time",
+        3 * WORK + PATIENCE,
+        serve(source, &tally, LIMIT, work),
+    )
+    .await;
 
     assert_eq!(replies.len() as u64, REQUESTS, "one reply per request");
     assert_eq!(
         gauge.max_in_flight(),
         LIMIT,
         "the most requests worked on at once, when ids repeat (four requests for each \
-         of three ids) and the work takes two minutes; the limit is {LIMIT}: are \
+         of three ids) and the work takes a year; the limit is {LIMIT}: are \
          requests in flight counted by id (a map of ids, where a repeated id counts \
          once)? does the wait for room give up after a while?"
     );

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use lesson::{Request, Tally, serve};
-use lesson_support::within;
+use lesson_support::{PATIENCE, within, within_for};
 use tokio::time::sleep;
 
 use super::{Gauge, amount_of, requests, topic_of};
@@ -18,9 +18,10 @@ use super::{Gauge, amount_of, requests, topic_of};
 async fn every_request_is_answered_once_and_counted_once() {
     const REQUESTS: u64 = 2_000;
     const TOPICS: u32 = 7;
-    // One request whose work (another service) takes ten minutes.
+    // One request whose work (another service) takes a year: no time limit
+    // of `serve`'s own cuts it off.
     const SLOW_ID: u64 = 1_013;
-    const SLOW: Duration = Duration::from_secs(600);
+    const SLOW: Duration = Duration::from_secs(365 * 24 * 60 * 60);
     let tally = Tally::new(8);
     // Work of uneven length, so that requests finish out of order.
     let work = |request: Request| async move {
@@ -32,24 +33,18 @@ async fn every_request_is_answered_once_and_counted_once() {
         amount_of(request.id)
     };
 
-    // Waited for in steps shorter than `within`'s patience, for up to twenty
-    // minutes of (paused) time: every step must end, by itself or by its
-    // timeout, but the whole may take as long as the slowest work.
-    let mut serving = pin!(serve(
-        requests(REQUESTS, TOPICS, &Gauge::default()),
-        &tally,
-        16,
-        work,
-    ));
-    let mut replies = None;
-    for _ in 0..60 {
-        let step = tokio::time::timeout(Duration::from_secs(20), serving.as_mut());
-        if let Ok(done) = within("2,000 requests, 16 at a time", step).await {
-            replies = Some(done);
-            break;
-        }
-    }
-    let replies = replies.expect("`serve` returns within twenty minutes of its slowest work");
+    // The whole may take as long as the slowest work (paused time).
+    let replies = within_for(
+        "2,000 requests, 16 at a time, one of them a year long",
+        SLOW + PATIENCE,
+        serve(
+            requests(REQUESTS, TOPICS, &Gauge::default()),
+            &tally,
+            16,
+            work,
+        ),
+    )
+    .await;
 
     // In any order, but each request once, with its amount.
     let mut answered: BTreeMap<u64, u64> = BTreeMap::new();
@@ -77,7 +72,7 @@ async fn every_request_is_answered_once_and_counted_once() {
             amount_of(*id),
             "the reply to request {id}{}",
             if *id == SLOW_ID {
-                ", whose work took ten minutes (a timeout of your own gave up on it?)"
+                ", whose work took a year (a timeout of your own gave up on it?)"
             } else {
                 ""
             }
@@ -159,7 +154,7 @@ async fn a_request_whose_id_comes_again_is_answered_again() {
 }
 
 /// A server's source may never end, so `serve` may never return (a source
-/// silent for an hour has not ended either): the totals
+/// silent for a year has not ended either): the totals
 /// are running totals, and a request is counted once it is done, while
 /// `serve` still runs, not kept back until the source ends.
 #[tokio::test(start_paused = true)]
@@ -174,21 +169,22 @@ async fn a_finished_request_is_counted_while_serve_still_runs() {
         amount_of(request.id)
     };
     let mut serving = pin!(serve(source, &tally, 8, work));
-    // An hour of (paused) time, in steps shorter than `within`'s patience:
-    // a source that says nothing for minutes has not ended.
-    for step in 0..180 {
-        let waited = within(
-            "100 requests, 8 at a time, then a source that waits",
-            tokio::time::timeout(Duration::from_secs(20), serving.as_mut()),
-        )
-        .await;
-        assert!(
-            waited.is_err(),
-            "`serve` returned after {} s, and its source never ends: a source silent \
-             for a while taken for one that has ended?",
-            step * 20
-        );
-    }
+    // A year of (paused) time: a source that says nothing for a year has
+    // not ended, and `serve` has no timer of its own to end it.
+    const YEAR: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+    let started = tokio::time::Instant::now();
+    let waited = within_for(
+        "100 requests, 8 at a time, then a source that waits",
+        YEAR + PATIENCE,
+        tokio::time::timeout(YEAR, serving.as_mut()),
+    )
+    .await;
+    assert!(
+        waited.is_err(),
+        "`serve` returned after {:?}, and its source never ends: a source silent for a \
+         while taken for one that has ended?",
+        started.elapsed()
+    );
 
     // `serve` is still running (and not dropped) while the totals are read.
     for topic in 0..TOPICS {
