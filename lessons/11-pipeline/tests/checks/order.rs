@@ -101,3 +101,29 @@ async fn a_subscriber_that_comes_after_another_left_gets_every_frame_once() {
     frames_from(&pipeline, 2, 10).await;
     assert_complete_and_in_order(&receive(&pipeline, &mut third, 10).await, &[(2, 10)]);
 }
+
+#[tokio::test]
+async fn subscribers_that_leave_together_take_no_other_with_them() {
+    let pipeline = start(config()).await;
+    // Four subscribers; the two in the middle go away together.
+    let mut before = subscribe(&pipeline).await;
+    let first = subscribe(&pipeline).await;
+    let second = subscribe(&pipeline).await;
+    let mut after = subscribe(&pipeline).await;
+    frames_from(&pipeline, 0, 5).await;
+    for stream in [&mut before, &mut after] {
+        assert_complete_and_in_order(&receive(&pipeline, stream, 5).await, &[(0, 5)]);
+    }
+    drop(first);
+    drop(second);
+    // Time for the server to see both go before the next frame: the
+    // pipeline then finds the two gone at once, and must drop those two.
+    super::quiet(&pipeline).await;
+    for client in [1, 2] {
+        frames_from(&pipeline, client, 10).await;
+        for stream in [&mut before, &mut after] {
+            let snapshots = receive(&pipeline, stream, 10).await;
+            assert_complete_and_in_order(&snapshots, &[(client, 10)]);
+        }
+    }
+}

@@ -191,3 +191,62 @@ async fn dropping_the_pipeline_stops_it_without_waiting_and_closes_its_ports() {
         );
     }
 }
+
+#[tokio::test]
+async fn shutdown_hands_the_plugins_what_waited_for_room_in_their_mailboxes() {
+    // A stuck plugin with a mailbox of 2: the loop holds a message for it
+    // that waits for room, and the queue (4) is full behind it.
+    const FRAMES: u32 = 40;
+    let mut config = config();
+    config.ingest_capacity = 4;
+    config.mailbox_capacity = 2;
+    let pipeline = start(config).await;
+    let (stuck, held) = super::Stuck::start(&pipeline, 4, 2, 5, FRAMES).await;
+    stuck.assert_held(&held, "before the shutdown");
+    let super::Stuck {
+        gate,
+        seen,
+        mut stream,
+        ..
+    } = stuck;
+
+    let shutdown = tokio::spawn(pipeline.shutdown());
+    tokio::task::yield_now().await;
+    // The plugin goes on during the shutdown, and handles what it owes,
+    // the message that waited for room in its mailbox too.
+    gate.add_permits(FRAMES as usize);
+    let summary = watched(Look::Handled(&seen), "the shutdown to finish", shutdown)
+        .await
+        .expect("shutdown does not panic");
+    assert!(
+        summary.dead_letters.is_empty(),
+        "nothing failed and nothing was unplugged: {:?}",
+        summary.dead_letters
+    );
+    // A frame may be counted when it is read, before the queue has it.
+    assert!(
+        summary.published + 1 >= summary.frames_in && summary.published >= held.frames_in - 1,
+        "every frame taken is finished: {} taken, {} published",
+        summary.frames_in,
+        summary.published
+    );
+    assert_eq!(
+        ids(&seen),
+        (0..summary.published).collect::<Vec<_>>(),
+        "every frame published was handled by the plugin first, the one that waited for room \
+         in its mailbox at the shutdown too"
+    );
+    let mut snapshots = Vec::new();
+    while let Some(snapshot) = watched(Look::Nothing, "the next snapshot", stream.message())
+        .await
+        .expect("the stream ends cleanly")
+    {
+        snapshots.push(snapshot);
+        assert!(
+            snapshots.len() <= FRAMES as usize,
+            "a frame published twice"
+        );
+    }
+    assert_eq!(snapshots.len() as u64, summary.published);
+    assert_complete_and_in_order(&snapshots, &[(5, summary.published as u32)]);
+}
