@@ -19,7 +19,9 @@
 //!   *blocked*: when it comes back, the check fails right there, naming the
 //!   likely cause;
 //! - a check that has run for more than [`BUDGET`] of real time fails at its
-//!   next poll;
+//!   next poll, and from then on the checks of the same test binary have
+//!   [`BUDGET_AFTER_OVERRUN`] each (the code under test spins: each check
+//!   would take the whole budget);
 //! - a check that cannot be failed that way, because its thread never comes
 //!   back (a deadlock, an endless loop, a blocking call that is still
 //!   running [`GRACE`] later), is reported by the watchdog, in the test
@@ -48,6 +50,16 @@ pub const STALL: Duration = Duration::from_secs(2);
 /// `LESSON_CHECK_REAL_SECONDS` says otherwise (0 turns the guard off). The
 /// slowest check of lessons 01 to 10 takes about 0.3 s of a debug build.
 pub const BUDGET: Duration = Duration::from_secs(4);
+
+/// The budget of the checks of a test binary in which one check has already
+/// run out of its own: the code under test spins (a loop that never waits
+/// for paused time to pass), and each check it runs would take the whole
+/// budget; with two test threads, fifteen checks at [`BUDGET`] each make
+/// `cargo test` run for half a minute.
+pub const BUDGET_AFTER_OVERRUN: Duration = Duration::from_secs(1);
+
+/// Whether a check of this test binary has run out of its budget.
+static OVERRUN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// How long a blocked or overdue check has to fail on its own thread before
 /// the watchdog stops the test binary.
@@ -91,6 +103,15 @@ struct State {
 }
 
 impl Check {
+    /// The check's budget, shortened once another check has run out of its.
+    fn budget(&self) -> Duration {
+        if OVERRUN.load(std::sync::atomic::Ordering::Relaxed) {
+            self.budget.min(BUDGET_AFTER_OVERRUN)
+        } else {
+            self.budget
+        }
+    }
+
     fn what(state: &State) -> &str {
         std::str::from_utf8(&state.what[..state.what_len]).unwrap_or("?")
     }
@@ -264,15 +285,23 @@ impl Counted<'_> {
             fail(self.check, text);
         }
         let spent = now - self.check.started;
-        if spent > self.check.budget {
+        let budget = self.check.budget();
+        if spent > budget {
             self.stop_waiting();
+            let shortened = if budget < self.check.budget {
+                ", as another check of this test binary had already run out of its \
+                 own: the code under test spins"
+            } else {
+                ""
+            };
+            OVERRUN.store(true, std::sync::atomic::Ordering::Relaxed);
             let text = format!(
                 "{}: the check has run for {:.1} s of real time (at most {:.0} s are \
-                 allowed: its waits are in paused time and take none), while it waited \
-                 for: {what}. {CAUSES}",
+                 allowed{shortened}: its waits are in paused time and take none), while \
+                 it waited for: {what}. {CAUSES}",
                 self.check.name,
                 spent.as_secs_f64(),
-                self.check.budget.as_secs_f64()
+                budget.as_secs_f64()
             );
             fail(self.check, text);
         }
@@ -347,7 +376,7 @@ fn watchdog() {
                 }
             }
             let blocked_too_long = state.waiting > 0 && away >= STALL + GRACE;
-            let overdue = spent >= check.budget + GRACE;
+            let overdue = spent >= check.budget() + GRACE;
             if blocked_too_long || overdue {
                 let report = stuck_report(check, &state, away, spent);
                 stuck.push((Arc::clone(check), report));
