@@ -1302,3 +1302,92 @@ async fn a_receiver_gone_when_the_input_ends_is_not_an_error() {
          connection?)"
     );
 }
+
+/// A receiver away for a little over ten flushes of 100 ms while a frame
+/// comes every millisecond (paused time), a channel with room for one
+/// batch. The reading stops at the flush that finds no room: the loop holds
+/// one batch at a time, so the peer gets in the first two periods' frames
+/// and no more (a send handed to a task, with the reading going on into the
+/// next batch until the next flush, lets in a third). And once the receiver
+/// is back, the batches leave a whole period apart again: the late flush
+/// goes when the receiver makes room, and the next a period after it, not
+/// at the next multiple of the period from the start
+/// (`MissedTickBehavior::Skip`), nor at once (`Burst`).
+#[tokio::test(start_paused = true)]
+async fn after_a_receiver_away_the_reading_stopped_and_the_flush_keeps_its_period() {
+    const FLUSH_EVERY: Duration = Duration::from_millis(100);
+    const GAP: Duration = Duration::from_millis(1);
+    const AWAY: Duration = Duration::from_millis(1_050);
+    const FRAMES: usize = 600;
+    let (peer, frames) = mpsc::channel(1);
+    let connection = FramesFromPeer {
+        frames,
+        left: Vec::new(),
+    };
+    let (sender, mut batches) = mpsc::channel::<Vec<Bytes>>(1);
+    let written = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let write = {
+        let written = std::sync::Arc::clone(&written);
+        async move {
+            for n in 0..FRAMES {
+                peer.send(encode(&[format!("frame {n:03}")])).await.unwrap();
+                written.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                sleep(GAP).await;
+            }
+            // The input ends once every frame has been flushed by the timer.
+            sleep(2 * FLUSH_EVERY).await;
+        }
+    };
+    let receive = {
+        let written = std::sync::Arc::clone(&written);
+        async move {
+            sleep(AWAY).await;
+            let during_the_stall = written.load(std::sync::atomic::Ordering::SeqCst);
+            let mut frames = Vec::new();
+            let mut arrived_at = Vec::new();
+            while let Some(batch) = batches.recv().await {
+                frames.extend(texts(&batch));
+                arrived_at.push(Instant::now());
+            }
+            (during_the_stall, frames, arrived_at)
+        }
+    };
+
+    let (ended, (), (during_the_stall, frames, mut arrived_at)) = within(
+        "the loop, with a receiver away for 1.05 s and a flush every 100 ms",
+        async {
+            tokio::join!(
+                run_connection(connection, FLUSH_EVERY, sender),
+                write,
+                receive
+            )
+        },
+    )
+    .await;
+
+    let expected: Vec<String> = (0..FRAMES).map(|n| format!("frame {n:03}")).collect();
+    assert!(frames == expected, "every frame, in order, after the stall");
+    assert!(ended.is_ok(), "the loop says {ended:?}");
+    // Two periods of frames: the batch in the channel and the one waiting
+    // for room; and the few that are in the pipe.
+    let allowed = (2 * FLUSH_EVERY.as_millis() / GAP.as_millis()) as usize + 4;
+    assert!(
+        during_the_stall <= allowed,
+        "the peer wrote {during_the_stall} frames, one every {GAP:?}, while the receiver \
+         was away and the channel had room for one batch of a {FLUSH_EVERY:?} flush; \
+         at most {allowed} get in (two flushes' worth) when the reading stops at the \
+         flush that finds no room: the loop read on while a send waited (the send \
+         handed to a task, the next batch filling up meanwhile?)"
+    );
+    arrived_at.dedup();
+    for pair in arrived_at.windows(2) {
+        let apart = pair[1].duration_since(pair[0]);
+        assert!(
+            apart >= FLUSH_EVERY,
+            "after the receiver was back, two batches arrived {apart:?} apart, and the \
+             flush is every {FLUSH_EVERY:?}: after a late flush, the next is a whole period \
+             later (`MissedTickBehavior::Delay`), not at the next multiple of the period \
+             from the start (`Skip`), nor at once (`Burst`)"
+        );
+    }
+}

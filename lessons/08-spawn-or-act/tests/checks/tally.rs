@@ -188,3 +188,75 @@ async fn the_tally_still_counts_after_a_year_without_a_command() {
          does: does it end itself after a while without a command?"
     );
 }
+
+/// A question given up on, then an add, then a question through the same
+/// handle: the answer counts the add. An answer belongs to its question,
+/// not to the handle that asked it: one answer channel per handle, reused
+/// by every question asked through it, keeps the answer nobody took for
+/// the next question.
+#[tokio::test(start_paused = true)]
+async fn a_question_given_up_on_leaves_nothing_for_the_next_one_on_its_handle() {
+    let tally = Tally::new(4);
+    within("an add", tally.add(7, 5)).await;
+    let _ = tally.total(7).now_or_never(); // asked, and given up on
+    settle().await;
+    within("an add", tally.add(7, 3)).await;
+    let answer = within("a total through the same handle", tally.total(7)).await;
+    assert_eq!(
+        answer, 8,
+        "5 was added, a total of it was asked and given up on, 3 was added, and the \
+         next total through the same handle says {answer}: is the answer nobody took \
+         handed to the next question (an answer channel per handle, not per question)?"
+    );
+}
+
+/// The mailbox holds questions as well as adds, `mailbox_capacity` commands
+/// in all: with the tally unable to run and the mailbox full of questions,
+/// no add returns to wait (nor, with the mailbox full of adds, does a
+/// question get in: that is the same count). A mailbox of the capacity for
+/// the adds and another for the questions lets twice as many wait.
+#[test]
+fn questions_and_adds_wait_in_one_mailbox_of_the_capacity() {
+    for capacity in [1, 4] {
+        questions_then_adds(capacity);
+    }
+}
+
+fn questions_then_adds(capacity: usize) {
+    let runtime = paused_runtime();
+    let inside = runtime.enter();
+    let tally = Tally::new(capacity);
+    // Nothing runs the runtime: the tally's task cannot take a command. Each
+    // question is polled once and kept, so a question in the mailbox stays;
+    // each through a handle of its own, so no question waits for another.
+    let handles: Vec<Tally> = (0..capacity).map(|_| tally.clone()).collect();
+    let mut questions: Vec<_> = handles
+        .iter()
+        .map(|handle| Box::pin(handle.total(0)))
+        .collect();
+    let asked = questions
+        .iter_mut()
+        .map(|question| question.as_mut().now_or_never())
+        .filter(Option::is_none)
+        .count();
+    // Adds on another topic: a tally with a mailbox per topic shows too.
+    let mut returned = 0;
+    while returned <= capacity && tally.add(1, 1).now_or_never().is_some() {
+        returned += 1;
+    }
+    // An add that returned is counted already, or it waits to be.
+    let counted = tally.total(1).now_or_never().unwrap_or(0) as usize;
+    let waiting = asked + (returned - counted);
+    assert!(
+        waiting <= capacity,
+        "{asked} questions were asked and are unanswered, and then {returned} adds \
+         returned ({counted} of them counted) while the tally could not run: {waiting} \
+         commands wait, and the mailbox holds {capacity}. Questions and adds share the \
+         one mailbox of `Tally::new`'s capacity (a mailbox for each, or one per topic, \
+         holds more)"
+    );
+    drop(questions);
+    drop(inside);
+    let total = runtime.block_on(within("a total", tally.total(1)));
+    assert_eq!(total, returned as u64, "every add that returned is counted");
+}
