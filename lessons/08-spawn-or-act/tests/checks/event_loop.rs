@@ -1285,9 +1285,10 @@ async fn a_receiver_gone_when_the_input_ends_is_not_an_error() {
     // and the input ends long before the next one.
     let write = async move {
         sleep(Duration::from_millis(5)).await;
-        peer.write_all(&encode(&["one", "two", "three"]))
-            .await
-            .unwrap();
+        // A loop that watches its receiver (`batches.closed()`) may have
+        // returned, and dropped the connection, before this write: the
+        // write may fail, and that is no fault of the loop.
+        let _ = peer.write_all(&encode(&["one", "two", "three"])).await;
         drop(peer);
     };
     let (ended, ()) = within(
@@ -1390,4 +1391,126 @@ async fn after_a_receiver_away_the_reading_stopped_and_the_flush_keeps_its_perio
              from the start (`Skip`), nor at once (`Burst`)"
         );
     }
+}
+
+/// A receiver away for a time that is not a whole number of flush periods,
+/// while frames keep coming (paused time): once it is back, the batches
+/// that waited arrive, a late flush may send what was read meanwhile, and
+/// after that the next batch leaves a whole period later, not at the next
+/// multiple of the period counted from the loop's start.
+/// `MissedTickBehavior::Skip` keeps that old rhythm: its late tick fires at
+/// once and the next one a fraction of a period after it.
+#[tokio::test(start_paused = true)]
+async fn the_flush_after_a_receiver_away_is_a_whole_period_before_the_next() {
+    const FLUSH_EVERY: Duration = Duration::from_millis(10);
+    // Half a period more than 50 periods: the receiver comes back between
+    // two ticks of the loop's first rhythm.
+    const AWAY: Duration = Duration::from_millis(505);
+    const FRAMES: usize = 150;
+    let (mut peer, connection) = tokio::io::duplex(64 * 1024);
+    let (sender, mut batches) = mpsc::channel::<Vec<Bytes>>(1);
+    let write = async move {
+        for n in 0..FRAMES {
+            peer.write_all(&encode(&[format!("frame {n:03}")]))
+                .await
+                .unwrap();
+            sleep(Duration::from_millis(4)).await;
+        }
+        // The input ends once every frame has been flushed.
+        sleep(10 * FLUSH_EVERY).await;
+    };
+    // The receiver takes the first batch, is away, then takes every batch
+    // as it comes, noting when.
+    let receive = async move {
+        let mut frames = Vec::new();
+        if let Some(batch) = batches.recv().await {
+            frames.extend(texts(&batch));
+        }
+        sleep(AWAY).await;
+        let back = Instant::now();
+        let mut arrived_at = vec![back];
+        while let Some(batch) = batches.recv().await {
+            frames.extend(texts(&batch));
+            arrived_at.push(Instant::now());
+        }
+        (frames, arrived_at)
+    };
+
+    let (ended, (), (frames, mut arrived_at)) = within(
+        "the loop, with a receiver away for 50 and a half flushes",
+        async {
+            tokio::join!(
+                run_connection(connection, FLUSH_EVERY, sender),
+                write,
+                receive
+            )
+        },
+    )
+    .await;
+
+    let expected: Vec<String> = (0..FRAMES).map(|n| format!("frame {n:03}")).collect();
+    assert!(
+        frames == expected,
+        "every frame, in order, after the receiver is back"
+    );
+    assert!(ended.is_ok(), "the loop says {ended:?}");
+    // The instant the receiver came back, then each later instant a batch
+    // arrived: the batches that waited for it arrive at that first instant.
+    arrived_at.dedup();
+    let back = arrived_at[0];
+    for pair in arrived_at.windows(2) {
+        let apart = pair[1].duration_since(pair[0]);
+        assert!(
+            apart >= FLUSH_EVERY,
+            "a batch arrived {:?} after the receiver came back, {apart:?} after the \
+             batch before it, and the flush is every {FLUSH_EVERY:?}: after a flush \
+             that waited for the receiver, the next one is a whole period away, not at \
+             the next multiple of the period from the loop's start (an `Interval` with \
+             `MissedTickBehavior::Skip`?)",
+            pair[1].duration_since(back)
+        );
+    }
+}
+
+/// Three frames, then a read that fails with `TimedOut` once, after which
+/// the connection says it has ended (as a socket does after an error): the
+/// frames are sent on and the loop returns that error. A read error is the
+/// input failing, whatever its kind: a loop that goes round again after it
+/// ("a transient error, try again") finds the input ended, and turns the
+/// failure into a clean end.
+#[tokio::test(start_paused = true)]
+async fn a_read_that_times_out_is_the_inputs_failure_not_its_end() {
+    const FLUSH_EVERY: Duration = Duration::from_secs(1);
+    let payloads = THREE_FRAMES;
+    // Not ready at first, so the interval's first tick finds nothing.
+    let (reader, _) = ScriptedReader::new(
+        [encode(&payloads)],
+        Then::FailOnce(std::io::ErrorKind::TimedOut),
+    );
+    let reader = reader.pausing_at([0]);
+    let (sender, batches) = mpsc::channel(64);
+
+    let (ended, batches) = within(
+        "the loop, over three frames and a read that times out",
+        async {
+            tokio::join!(
+                run_connection(reader, FLUSH_EVERY, sender),
+                collect(batches)
+            )
+        },
+    )
+    .await;
+
+    let frames: Vec<Bytes> = batches.into_iter().flatten().collect();
+    assert_eq!(
+        texts(&frames),
+        payloads,
+        "three frames, then a read that times out: the frames read before are sent on"
+    );
+    assert!(
+        matches!(&ended, Err(FrameError::Io(error)) if error.kind() == std::io::ErrorKind::TimedOut),
+        "three frames, then a read that failed with TimedOut, after which the connection \
+         ended, and the loop says {ended:?}: the read's error is what the loop returns \
+         (an error taken for transient and read past, into the end of the input?)"
+    );
 }

@@ -260,3 +260,48 @@ fn questions_then_adds(capacity: usize) {
     let total = runtime.block_on(within("a total", tally.total(1)));
     assert_eq!(total, returned as u64, "every add that returned is counted");
 }
+
+/// Adds to one topic from four threads at once, each on a runtime of its
+/// own, while the check's runtime (the one the tally was made in) waits for
+/// them: every add is counted. An `add` that reads the total and then
+/// writes the total plus its amount, under two locks, loses the amounts of
+/// the adds that ran in between; one message per add to one owner, or one
+/// lock held for the whole update, loses none.
+#[tokio::test]
+async fn adds_from_four_threads_at_once_are_each_counted() {
+    const THREADS: u64 = 4;
+    const ADDS: u64 = 20_000;
+    let tally = Tally::new(4096);
+    let start = std::sync::Arc::new(std::sync::Barrier::new(THREADS as usize));
+    let (done, mut finished) = tokio::sync::mpsc::unbounded_channel::<()>();
+    for _ in 0..THREADS {
+        let tally = tally.clone();
+        let start = std::sync::Arc::clone(&start);
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("a current-thread runtime can be built");
+            start.wait();
+            runtime.block_on(async {
+                for _ in 0..ADDS {
+                    tally.add(0, 1).await;
+                }
+            });
+            let _ = done.send(());
+        });
+    }
+    drop(done);
+    within("the adds of four threads", async {
+        while finished.recv().await.is_some() {}
+    })
+    .await;
+    let total = within("a total", tally.total(0)).await;
+    assert_eq!(
+        total,
+        THREADS * ADDS,
+        "{THREADS} threads added 1 to the same topic {ADDS} times each, at once: every \
+         add is counted (does `add` read the total, then write it back plus the amount, \
+         so that two adds at once both write the same new total?)"
+    );
+}
