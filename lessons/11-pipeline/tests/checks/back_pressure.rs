@@ -578,3 +578,214 @@ async fn a_subscriber_gone_before_the_one_the_pipeline_waits_for_takes_nothing_f
     assert_complete_and_in_order(&slowly, &[(6, FRAMES)]);
     assert_complete_and_in_order(&read, &[(6, FRAMES)]);
 }
+
+#[tokio::test]
+async fn a_stuck_plugin_holds_many_connections_to_one_queue() {
+    // The queue into the loop is one queue for all the connections: ten
+    // clients at once hold the pipeline at the same bound as one, give or
+    // take the frame each connection has in its hands.
+    const INGEST: usize = 4;
+    const MAILBOX: usize = 2;
+    const CLIENTS: u32 = 10;
+    const FRAMES: u32 = 50;
+    let mut config = config();
+    config.ingest_capacity = INGEST;
+    config.mailbox_capacity = MAILBOX;
+    let pipeline = start(config).await;
+    let (stuck, gate, seen) = super::Gated::new("stuck");
+    plug(&pipeline, stuck).await;
+    let mut stream = subscribe(&pipeline).await;
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|client| send_frames(&pipeline, client, FRAMES, 64))
+        .collect();
+    // The mailbox full at least: the queue may hold other things than
+    // frames (word of a connection, say), ten clients' worth.
+    until(&pipeline, "the mailbox to fill", |s| {
+        s.frames_in >= MAILBOX as u64
+    })
+    .await;
+    let held = quiet(&pipeline).await;
+    let bound = (INGEST + MAILBOX) as u64 + u64::from(CLIENTS) + 8;
+    assert!(
+        held.frames_in <= bound,
+        "with its only plugin stuck and {CLIENTS} clients sending, the pipeline took {} \
+         frames off the sockets (at most {bound}: the queue, the mailbox, one in each \
+         connection's hands, a few more): `ingest_capacity` bounds the one queue into the \
+         loop, not a queue per connection",
+        held.frames_in
+    );
+    assert_eq!(held.published, 0, "nothing got past the stuck plugin");
+
+    let total = (CLIENTS * FRAMES) as usize;
+    gate.add_permits(total);
+    let snapshots = receive(&pipeline, &mut stream, total).await;
+    for client in clients {
+        watched(Look::Pipeline(&pipeline), "the clients to finish", client)
+            .await
+            .unwrap();
+    }
+    let sent: Vec<_> = (0..CLIENTS).map(|client| (client, FRAMES)).collect();
+    assert_complete_and_in_order(&snapshots, &sent);
+    assert_eq!(
+        ids(&seen).len(),
+        total,
+        "the plugin handled every frame once"
+    );
+}
+
+/// Fails every try until `working` is set: a plugin that retries for as
+/// long as the check likes (the policy allows it as many tries as it
+/// wants), then handles everything.
+struct Failing {
+    working: Arc<std::sync::atomic::AtomicBool>,
+    handled: Arc<AtomicU64>,
+}
+
+impl Plugin for Failing {
+    fn name(&self) -> &str {
+        "failing"
+    }
+
+    fn handle(&self, _message: Message) -> BoxFuture<'_, Result<(), HandlerError>> {
+        Box::pin(async move {
+            // Back to the runtime once a try: a pipeline that retries at
+            // once, with no wait, then spins without holding up the check.
+            tokio::task::yield_now().await;
+            if self.working.load(Ordering::SeqCst) {
+                self.handled.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            } else {
+                Err(HandlerError("not yet".into()))
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_plugin_that_keeps_failing_holds_the_pipeline_like_a_stuck_one() {
+    // Retries wait inside the actor, one message at a time: to the loop, a
+    // plugin that retries is a slow one, and its mailbox is the bound.
+    const INGEST: usize = 4;
+    const MAILBOX: usize = 2;
+    const FRAMES: u32 = 300;
+    let mut config = config();
+    config.ingest_capacity = INGEST;
+    config.mailbox_capacity = MAILBOX;
+    config.retry.max_tries = u32::MAX;
+    let pipeline = start(config).await;
+    let working = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let handled = Arc::new(AtomicU64::new(0));
+    let failing = Failing {
+        working: Arc::clone(&working),
+        handled: Arc::clone(&handled),
+    };
+    plug(&pipeline, failing).await;
+    let mut stream = subscribe(&pipeline).await;
+    let client = send_frames(&pipeline, 4, FRAMES, 64);
+    until(&pipeline, "the queues to fill", |s| {
+        s.frames_in >= (INGEST + MAILBOX) as u64
+    })
+    .await;
+    // Its retries go on meanwhile, every few milliseconds: the summary
+    // counts them only once a message is settled, so it stays still.
+    let held = quiet(&pipeline).await;
+    let bound = (INGEST + MAILBOX + 8) as u64;
+    assert!(
+        held.frames_in <= bound,
+        "with its only plugin failing every try (and retrying), the pipeline took {} \
+         frames off the socket (at most {bound}): messages wait somewhere with no bound \
+         while the plugin retries (taken off its mailbox during a backoff?)",
+        held.frames_in
+    );
+    assert_eq!(held.published, 0, "nothing got past the failing plugin");
+
+    working.store(true, Ordering::SeqCst);
+    let snapshots = receive(&pipeline, &mut stream, FRAMES as usize).await;
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
+    assert_complete_and_in_order(&snapshots, &[(4, FRAMES)]);
+    assert_eq!(handled.load(Ordering::SeqCst), u64::from(FRAMES));
+}
+
+/// Subscriptions taken at once on one gRPC connection, each an HTTP/2
+/// stream of its own.
+const BATCH: usize = 100;
+
+/// `batches` batches of [`BATCH`] subscriptions at once on one gRPC
+/// connection, each batch gone before the next; after each, two frames are
+/// published to `stays`, and the pipeline finds the gone ones gone.
+async fn subscriptions_come_and_go(
+    pipeline: &Pipeline,
+    client: &lesson::FeedClient<tonic::transport::Channel>,
+    stays: &mut Streaming<Snapshot>,
+    first: u32,
+    batches: u32,
+) {
+    for batch in first..first + batches {
+        let subscribing = futures::future::join_all((0..BATCH).map(|_| {
+            let mut client = client.clone();
+            async move {
+                let request = lesson::Subscription {
+                    device: lesson::TOPIC.to_owned(),
+                };
+                client.subscribe(request).await
+            }
+        }));
+        let streams = watched(Look::Pipeline(pipeline), "the subscriptions", subscribing).await;
+        assert!(
+            streams.iter().all(Result::is_ok),
+            "every subscription taken"
+        );
+        drop(streams);
+        for n in 0..2 {
+            let client = 2 * batch + n;
+            let sent = send_frames(pipeline, client, 1, 16);
+            watched(Look::Pipeline(pipeline), "the client to finish", sent)
+                .await
+                .unwrap();
+            let snapshot = receive(pipeline, stays, 1).await;
+            assert_complete_and_in_order(&snapshot, &[(client, 1)]);
+            quiet(pipeline).await;
+        }
+    }
+}
+
+#[test]
+fn many_subscriptions_that_left_leave_nothing_behind_while_the_pipeline_runs() {
+    /// Room for what a round of streams leaves in HTTP/2's tables and the
+    /// runtime's (about 1 KiB), less than a slot kept per subscriber that
+    /// left (400 more of them: 8 bytes each make 6 KiB, as a `Vec` doubles).
+    const LEFT: i64 = 4 * 1024;
+    let (runtime, pipeline) = start_on_this_thread(config());
+    let mut stays = runtime.block_on(subscribe(&pipeline));
+    let endpoint =
+        tonic::transport::Endpoint::from_shared(format!("http://{}", pipeline.feed_addr()))
+            .expect("a valid address");
+    let channel = runtime
+        .block_on(watched(
+            Look::Pipeline(&pipeline),
+            "the gRPC client to connect",
+            endpoint.connect(),
+        ))
+        .expect("the feed accepts connections");
+    let client = lesson::FeedClient::new(channel);
+    // A first round grows what grows once.
+    runtime.block_on(subscriptions_come_and_go(
+        &pipeline, &client, &mut stays, 0, 2,
+    ));
+    let ((), counted) = count_allocations(|| {
+        runtime.block_on(subscriptions_come_and_go(
+            &pipeline, &client, &mut stays, 2, 4,
+        ))
+    });
+    assert!(
+        counted.bytes_current < LEFT,
+        "{} more subscribers, each gone, left {} bytes ({} allocations) alive: something \
+         is kept per subscriber after it goes away (a place in a list, left empty?)",
+        4 * BATCH,
+        counted.bytes_current,
+        counted.count_current
+    );
+    drop(pipeline);
+}

@@ -360,3 +360,49 @@ async fn as_many_clients_as_the_limit_are_served_at_once() {
     );
     drop(clients);
 }
+
+/// `batches` batches of [`AT_ONCE`] clients at once, each connecting and
+/// hanging up without a frame; each batch ends once all are counted and
+/// the pipeline is quiet.
+const AT_ONCE: u64 = 64;
+
+async fn many_connections_come_and_go(pipeline: &Pipeline, batches: u64) {
+    for _ in 0..batches {
+        let before = summary(pipeline).await.connections;
+        let clients: Vec<_> = (0..AT_ONCE)
+            .map(|_| super::send(pipeline, Vec::<u8>::new()))
+            .collect();
+        for client in clients {
+            watched(Look::Pipeline(pipeline), "the clients to finish", client)
+                .await
+                .unwrap();
+        }
+        until(pipeline, "every connection to be counted", |s| {
+            s.connections == before + AT_ONCE
+        })
+        .await;
+        quiet(pipeline).await;
+    }
+}
+
+#[test]
+fn many_connections_that_ended_leave_nothing_behind_while_the_pipeline_runs() {
+    /// Less than a few bytes kept per connection that ended (256 more).
+    const LEFT: i64 = 4 * 1024;
+    let (runtime, pipeline) = start_on_this_thread(config());
+    // A first round grows what grows once.
+    runtime.block_on(many_connections_come_and_go(&pipeline, 2));
+    let ((), counted) =
+        count_allocations(|| runtime.block_on(many_connections_come_and_go(&pipeline, 4)));
+    assert!(
+        counted.bytes_current < LEFT,
+        "{} more connections, each ended, left {} bytes ({} allocations) alive: something \
+         is kept per connection after it ends (a table of peers?)",
+        4 * AT_ONCE,
+        counted.bytes_current,
+        counted.count_current
+    );
+    // Dropped, not shut down: a pipeline whose shutdown hangs fails the
+    // shutdown checks, not this one.
+    drop(pipeline);
+}

@@ -127,3 +127,45 @@ async fn subscribers_that_leave_together_take_no_other_with_them() {
         }
     }
 }
+
+#[tokio::test]
+async fn two_subscriptions_on_one_connection_each_get_every_frame() {
+    // Two streams of one HTTP/2 connection, from one client address: two
+    // subscribers all the same, neither in the place of the other.
+    const FRAMES: u32 = 50;
+    let pipeline = start(config()).await;
+    let endpoint =
+        tonic::transport::Endpoint::from_shared(format!("http://{}", pipeline.feed_addr()))
+            .expect("a valid address");
+    let channel = watched(
+        Look::Pipeline(&pipeline),
+        "the gRPC client to connect",
+        endpoint.connect(),
+    )
+    .await
+    .expect("the feed accepts connections");
+    let mut streams = Vec::new();
+    for _ in 0..2 {
+        let mut client = lesson::FeedClient::new(channel.clone());
+        let request = lesson::Subscription {
+            device: lesson::TOPIC.to_owned(),
+        };
+        let stream = watched(
+            Look::Pipeline(&pipeline),
+            "the answer to Subscribe",
+            client.subscribe(request),
+        )
+        .await
+        .expect("the feed publishes its topic")
+        .into_inner();
+        streams.push(stream);
+    }
+    let client = send_frames(&pipeline, 3, FRAMES, 32);
+    for stream in &mut streams {
+        let snapshots = receive(&pipeline, stream, FRAMES as usize).await;
+        assert_complete_and_in_order(&snapshots, &[(3, FRAMES)]);
+    }
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
+}

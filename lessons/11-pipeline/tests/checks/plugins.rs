@@ -732,3 +732,115 @@ async fn an_unplugged_plugin_leaves_one_dead_letter_for_each_message_it_owed() {
         "the stuck plugin's dead letters: one for each message it owed, none twice"
     );
 }
+
+/// Refuses every try of message 0, but only once the check opens its
+/// gate; acknowledges every other message. Records the connection each
+/// message says it came from.
+struct RefusesFirst {
+    gate: Arc<tokio::sync::Semaphore>,
+    connections: Arc<Mutex<HashMap<u64, u64>>>,
+}
+
+impl Plugin for RefusesFirst {
+    fn name(&self) -> &str {
+        "refuses-first"
+    }
+
+    fn handle(&self, message: Message) -> BoxFuture<'_, Result<(), HandlerError>> {
+        Box::pin(async move {
+            self.connections
+                .lock()
+                .unwrap()
+                .insert(message.id, message.connection);
+            if message.id != 0 {
+                return Ok(());
+            }
+            drop(self.gate.acquire().await.expect("the gate stays"));
+            Err(HandlerError("not message 0".into()))
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_dead_letter_names_the_connection_its_message_came_from() {
+    let pipeline = start(config()).await;
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let connections = Arc::new(Mutex::new(HashMap::new()));
+    let plugin = RefusesFirst {
+        gate: Arc::clone(&gate),
+        connections: Arc::clone(&connections),
+    };
+    plug(&pipeline, plugin).await;
+    let mut stream = subscribe(&pipeline).await;
+    // Connection 0's frame is taken first, connection 1's after it; only
+    // then does message 0 run out of tries.
+    let first = send_frames(&pipeline, 0, 1, 16);
+    until(&pipeline, "the first frame to be taken", |s| {
+        s.frames_in == 1
+    })
+    .await;
+    let second = send_frames(&pipeline, 1, 1, 16);
+    until(&pipeline, "the second frame to be taken", |s| {
+        s.frames_in == 2
+    })
+    .await;
+    gate.add_permits(1);
+    let snapshots = receive(&pipeline, &mut stream, 2).await;
+    for client in [first, second] {
+        watched(Look::Pipeline(&pipeline), "the clients to finish", client)
+            .await
+            .unwrap();
+    }
+    assert_complete_and_in_order(&snapshots, &[(0, 1), (1, 1)]);
+    let summary = summary(&pipeline).await;
+    let handed = connections.lock().unwrap().clone();
+    assert_eq!(
+        handed,
+        HashMap::from([(0, 0), (1, 1)]),
+        "connections from 0"
+    );
+    assert_eq!(summary.dead_letters.len(), 1, "{:?}", summary.dead_letters);
+    let letter = &summary.dead_letters[0];
+    assert_eq!(letter.id, 0);
+    assert_eq!(
+        letter.connection, 0,
+        "message 0 came from connection 0, and its dead letter says connection {}: a dead \
+         letter names its own message's connection, not the last frame's",
+        letter.connection
+    );
+}
+
+/// `rounds` rounds of [`PLUGGED`] plugins plugged at once, then unplugged
+/// by their name.
+const PLUGGED: usize = 64;
+
+async fn many_plugins_come_and_go(pipeline: &Pipeline, rounds: u32) {
+    for _ in 0..rounds {
+        for _ in 0..PLUGGED {
+            let (passing, _) = Recorder::new("passing");
+            plug(pipeline, passing).await;
+        }
+        assert_eq!(unplug(pipeline, "passing").await, PLUGGED);
+        quiet(pipeline).await;
+    }
+}
+
+#[test]
+fn many_plugins_unplugged_leave_nothing_behind_while_the_pipeline_runs() {
+    /// Less than a place kept per plugin unplugged (128 more of them).
+    const LEFT: i64 = 4 * 1024;
+    let (runtime, pipeline) = start_on_this_thread(config());
+    // A first round grows what grows once.
+    runtime.block_on(many_plugins_come_and_go(&pipeline, 1));
+    let ((), counted) =
+        count_allocations(|| runtime.block_on(many_plugins_come_and_go(&pipeline, 2)));
+    assert!(
+        counted.bytes_current < LEFT,
+        "{} more plugins, each unplugged, left {} bytes ({} allocations) alive: something \
+         is kept per plugin after it is unplugged (a place in a list, left empty?)",
+        2 * PLUGGED,
+        counted.bytes_current,
+        counted.count_current
+    );
+    drop(pipeline);
+}
