@@ -1514,3 +1514,188 @@ async fn a_read_that_times_out_is_the_inputs_failure_not_its_end() {
          (an error taken for transient and read past, into the end of the input?)"
     );
 }
+
+/// A read error is the input failing, whatever its kind: three frames, then
+/// a read that fails once with `Interrupted`, `WouldBlock`, `UnexpectedEof`,
+/// `ConnectionAborted` or `BrokenPipe`, after which the connection reports
+/// its end. For each, the frames are sent on and the loop returns that
+/// error: not `Ok` (an error of one of these kinds taken for the peer's
+/// hang-up, or retried into the end of the input).
+#[tokio::test(start_paused = true)]
+async fn a_read_error_of_any_kind_is_the_inputs_failure() {
+    use std::io::ErrorKind;
+    const FLUSH_EVERY: Duration = Duration::from_secs(1);
+    for kind in [
+        ErrorKind::Interrupted,
+        ErrorKind::WouldBlock,
+        ErrorKind::UnexpectedEof,
+        ErrorKind::ConnectionAborted,
+        ErrorKind::BrokenPipe,
+    ] {
+        // Not ready at first, so the interval's first tick finds nothing.
+        let (reader, _) = ScriptedReader::new([encode(&THREE_FRAMES)], Then::FailOnce(kind));
+        let reader = reader.pausing_at([0]);
+        let (sender, batches) = mpsc::channel(64);
+
+        let (ended, batches) = within("the loop, over three frames and a read that fails", async {
+            tokio::join!(
+                run_connection(reader, FLUSH_EVERY, sender),
+                collect(batches)
+            )
+        })
+        .await;
+
+        let frames: Vec<Bytes> = batches.into_iter().flatten().collect();
+        assert_eq!(
+            texts(&frames),
+            THREE_FRAMES,
+            "three frames, then a read that fails with {kind:?}: the frames read before \
+             are sent on"
+        );
+        assert!(
+            matches!(&ended, Err(FrameError::Io(error)) if error.kind() == kind),
+            "three frames, then a read that failed with {kind:?}, after which the \
+             connection ended, and the loop says {ended:?}: a read error is the input's \
+             failure, whatever its kind (one of them taken for the peer's hang-up, or \
+             for transient and read past, into the end of the input?)"
+        );
+    }
+}
+
+/// Frames of length 0 are frames: a batch of three empty frames, sent on at
+/// the next flush while the connection stays open, then empty frames among
+/// others, in their places, and the loop ends with the input, not before.
+#[tokio::test(start_paused = true)]
+async fn empty_frames_are_sent_on_like_any_other() {
+    const FLUSH_EVERY: Duration = Duration::from_millis(10);
+    let (mut peer, connection) = tokio::io::duplex(1024);
+    let (sender, mut batches) = mpsc::channel(64);
+    let running = tokio::spawn(run_connection(connection, FLUSH_EVERY, sender));
+    sleep(Duration::from_millis(2)).await; // the loop is up and waiting
+
+    let rounds: [&[&str]; 3] = [&["", "", ""], &["one", "", "two", ""], &["", "three"]];
+    for payloads in rounds {
+        within("a write", peer.write_all(&encode(payloads)))
+            .await
+            .unwrap();
+        let written = Instant::now();
+        // The connection stays open: the batch must come by the flush.
+        let batch = tokio::time::timeout(10 * FLUSH_EVERY, batches.recv()).await;
+        let waited = written.elapsed();
+        let got = batch.as_ref().map(|batch| batch.as_deref().map(texts));
+        assert!(
+            matches!(&got, Ok(Some(got)) if got == payloads),
+            "the frames {payloads:?} (of length 0, some of them) arrived in one write, \
+             the connection open, a flush every {FLUSH_EVERY:?}; {waited:?} later the \
+             loop had sent on {got:?} (`Err` is nothing yet, `Ok(None)` the loop's end): \
+             a frame of length 0 is a frame (skipped as a keep-alive? taken for the \
+             peer's goodbye? a batch of no bytes not worth a send?)"
+        );
+        assert!(
+            waited <= FLUSH_EVERY,
+            "the batch came {waited:?} after its frames; the flush is every {FLUSH_EVERY:?}"
+        );
+        // Off the flush's rhythm, so that no write comes as a tick is due.
+        sleep(2 * FLUSH_EVERY + FLUSH_EVERY / 2).await;
+    }
+
+    drop(peer);
+    let ended = within("the loop to end with the input", running).await;
+    assert!(
+        matches!(ended, Ok(Ok(()))),
+        "the input ended cleanly, and the loop says {ended:?}"
+    );
+}
+
+/// The input ends while the channel is full, and the receiver is away for a
+/// year (paused time; a flush a day): the last batch waits for it all that
+/// time, and the loop returns only once it is sent. A receiver slow to make
+/// room has not gone, however long it takes: no time limit of your own on
+/// the last send (a day, a week) either.
+#[tokio::test(start_paused = true)]
+async fn the_last_batch_waits_a_year_for_a_receiver_away() {
+    const FLUSH_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
+    const AWAY: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+    let (mut peer, connection) = tokio::io::duplex(1024);
+    // Room for one batch, taken by a batch of the check's own.
+    let (sender, mut batches) = mpsc::channel(1);
+    sender
+        .send(vec![Bytes::from_static(b"before")])
+        .await
+        .unwrap();
+    let running = tokio::spawn(run_connection(connection, FLUSH_EVERY, sender));
+    // An hour: the loop's first tick, at once, has found nothing to send,
+    // and the frames and the end come long before the next one.
+    sleep(Duration::from_secs(60 * 60)).await;
+    within("a write", peer.write_all(&encode(&THREE_FRAMES)))
+        .await
+        .unwrap();
+    drop(peer); // the input ends: what is left to do is the last batch
+
+    within_for("the receiver's absence", AWAY + PATIENCE, sleep(AWAY)).await;
+    assert!(
+        !running.is_finished(),
+        "the input had ended, the receiver was away for {AWAY:?} with the channel \
+         full, and the loop had returned {:?}: the last batch waits for room for as \
+         long as the receiver is away (a last send that gives up after a day, or a \
+         week, of your own?)",
+        within("the loop", running).await
+    );
+
+    let mut got = Vec::new();
+    while let Some(batch) = within("a batch after the receiver's absence", batches.recv()).await {
+        got.extend(texts(&batch));
+    }
+    assert_eq!(
+        got,
+        ["before", "one", "two", "three"],
+        "every frame, in order, once the receiver is back, and then the end"
+    );
+    let ended = within("the loop to end with the input", running).await;
+    assert!(
+        matches!(ended, Ok(Ok(()))),
+        "the input ended cleanly, and the loop says {ended:?}"
+    );
+}
+
+/// The loop returns with its input: three frames, then the end, an hour
+/// into a flush of a day (paused time). The frames are sent on and the loop
+/// returns at once, not at the next flush a day later: the end of the input
+/// is not a tick, and a caller waiting for the loop waits for nothing.
+#[tokio::test(start_paused = true)]
+async fn the_loop_returns_with_its_input_not_at_the_next_flush() {
+    const FLUSH_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
+    let (mut peer, connection) = tokio::io::duplex(1024);
+    let (sender, batches) = mpsc::channel(64);
+    let running = tokio::spawn(run_connection(connection, FLUSH_EVERY, sender));
+    let received = tokio::spawn(collect(batches));
+    // An hour: the loop's first tick, at once, has found nothing to send.
+    sleep(Duration::from_secs(60 * 60)).await;
+    within("a write", peer.write_all(&encode(&THREE_FRAMES)))
+        .await
+        .unwrap();
+    drop(peer); // the input ends
+    let ended_at = Instant::now();
+
+    // A minute is plenty for a loop with nothing left to wait for.
+    let ended = tokio::time::timeout(Duration::from_secs(60), running).await;
+    let waited = ended_at.elapsed();
+    assert!(
+        matches!(ended, Ok(Ok(Ok(())))),
+        "the input ended, the channel had room, and {waited:?} later the loop had \
+         returned {ended:?} (`Err(Elapsed)` is not yet): the loop returns with its \
+         input, after sending the last frames, not at the next flush, a day away (the \
+         last batch left for the next tick?)"
+    );
+    let frames: Vec<Bytes> = within("the batches", received)
+        .await
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(
+        texts(&frames),
+        THREE_FRAMES,
+        "the frames read before the end"
+    );
+}
