@@ -373,9 +373,10 @@ fn waits_for_a_tally_that_cannot_run(capacity: usize, adds: u64) {
 }
 
 /// Totals of many topics, spread over the whole `u32` range (its largest
-/// too): each topic keeps its own total, however many there are. No cap of
-/// the tally's own on the topics it keeps (a tally that forgets its oldest
-/// topics past a few thousand), nor a key narrower than a topic.
+/// too): each topic keeps its own total, however many there are, and however
+/// large. No cap of the tally's own on the topics it keeps (a tally that
+/// forgets its oldest topics past a few thousand), no key narrower than a
+/// topic, and no total narrower than a `u64`.
 #[tokio::test(start_paused = true)]
 async fn ten_thousand_topics_keep_their_own_totals() {
     const TOPICS: u32 = 10_000;
@@ -388,7 +389,14 @@ async fn ten_thousand_topics_keep_their_own_totals() {
             n / 2 * 858_993 + n % 2 * 65_536
         }
     };
-    let amount = |n: u32| u64::from(n) + 1;
+    // The last topic's amount, 2^40, needs more than 32 bits.
+    let amount = |n: u32| {
+        if n + 1 == TOPICS {
+            1 << 40
+        } else {
+            u64::from(n) + 1
+        }
+    };
     let tally = Tally::new(16);
     within("an add to each of 10,000 topics", async {
         for n in 0..TOPICS {
@@ -412,8 +420,41 @@ async fn ten_thousand_topics_keep_their_own_totals() {
         wrong.is_empty(),
         "{} of {TOPICS} topics, one add each, have a wrong total, among them (topic, total) \
          {:?}: does the tally forget topics past a number of its own, or keep them under \
-         a key narrower than a `u32`?",
+         a key narrower than a `u32`, or a total narrower than a `u64`?",
         wrong.len(),
         &wrong[..wrong.len().min(4)]
+    );
+}
+
+/// A question given up on while it still waits in the mailbox (asked, and
+/// dropped before the tally took it), then an add, then a question: the
+/// tally reads the first question after the asker is gone, and its answer
+/// goes to nobody, not to the next question on its topic, through the same
+/// handle or another. An answer belongs to its question.
+#[tokio::test(start_paused = true)]
+async fn a_question_given_up_in_the_mailbox_leaves_its_answer_to_nobody() {
+    let tally = Tally::new(4);
+    let other = tally.clone();
+    within("an add", tally.add(7, 5)).await;
+    // Asked and given up on; nothing has run since, so it is still in the
+    // mailbox (or, in a tally without one, answered already).
+    let _ = tally.total(7).now_or_never();
+    within("an add", tally.add(7, 3)).await;
+    let answer = within("a total through the same handle", tally.total(7)).await;
+    assert_eq!(
+        answer, 8,
+        "5 was added, a total of it was asked and given up on before the tally read it, \
+         3 was added, and the next total through the same handle says {answer}: does the \
+         answer to the question nobody waits for any more go to the next question on its \
+         topic (answers shared by every asker, told apart by topic)?"
+    );
+    let _ = tally.total(7).now_or_never();
+    within("an add", tally.add(7, 1)).await;
+    let answer = within("a total through another handle", other.total(7)).await;
+    assert_eq!(
+        answer, 9,
+        "5 + 3 + 1 were added, a total asked between the last two given up on, and the \
+         next total, through another handle, says {answer}: an answer belongs to its \
+         question, not to whoever asks next about its topic"
     );
 }
