@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use lesson::{Reply, Request, Tally, serve};
 use lesson_support::{
     PATIENCE, alive_tasks, count_allocations, paused_runtime, within, within_for,
@@ -412,4 +412,93 @@ async fn work_is_called_only_when_there_is_room() {
          limit is {LIMIT}: is `work(request)` called before there is room for the \
          request (its future made, and only its `.await` limited)?"
     );
+}
+
+/// The smallest limits are kept as given: with a limit of 1, 2 or 3, that
+/// many requests are worked on at once, no more (not a floor of the
+/// handler's own, such as the four cores of a usual machine) and no fewer.
+#[tokio::test(start_paused = true)]
+async fn a_limit_of_1_2_or_3_is_kept_as_given() {
+    const REQUESTS: u64 = 24;
+    for limit in [1, 2, 3] {
+        let tally = Tally::new(4);
+        let gauge = Gauge::default();
+        let work = {
+            let gauge = gauge.clone();
+            move |request: Request| {
+                let gauge = gauge.clone();
+                async move {
+                    gauge.start();
+                    sleep(Duration::from_millis(1)).await;
+                    gauge.finish();
+                    amount_of(request.id)
+                }
+            }
+        };
+        let replies = within(
+            "24 requests, 1, 2 or 3 at a time",
+            serve(requests(REQUESTS, 4, &gauge), &tally, limit, work),
+        )
+        .await;
+        assert_eq!(replies.len() as u64, REQUESTS, "one reply per request");
+        assert_eq!(
+            gauge.max_in_flight(),
+            limit,
+            "the most requests worked on at once, with a limit of {limit}: the \
+             configured limit is the one that holds, however small (is it raised \
+             to a floor of your own?)"
+        );
+    }
+}
+
+/// A tally that cannot take a command for a year (its runtime is not
+/// driven), and `serve` on a runtime of its own: once the tally's mailbox
+/// is full, a finished request waits in its place until its amount gets in,
+/// so no more requests are taken. Taken and not counted: at most the
+/// mailbox, the limit, and the one request a dispatcher may hold while it
+/// waits for room. A queue of amounts in front of the tally (an adder fed
+/// by an unbounded channel, an add spawned off) lets `serve` take the whole
+/// flood while nothing is counted.
+#[test]
+fn a_tally_that_cannot_keep_up_holds_serve_back() {
+    const REQUESTS: u64 = 1_000;
+    const LIMIT: usize = 4;
+    const MAILBOX: usize = 4;
+    const NOT_COUNTED: usize = MAILBOX + LIMIT + 1;
+    const YEAR: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+    let tally_runtime = paused_runtime();
+    let tally = {
+        let _inside = tally_runtime.enter();
+        Tally::new(MAILBOX)
+    };
+    let serve_runtime = paused_runtime();
+    let gauge = Gauge::default();
+    let work = {
+        let gauge = gauge.clone();
+        move |_: Request| {
+            let gauge = gauge.clone();
+            async move {
+                gauge.start();
+                sleep(Duration::from_millis(1)).await;
+                gauge.finish();
+                1
+            }
+        }
+    };
+    let mut serving = Box::pin(serve(requests(REQUESTS, 1, &gauge), &tally, LIMIT, work));
+    // A year on `serve`'s clock; the tally's task cannot run meanwhile.
+    let _ = serve_runtime.block_on(async { tokio::time::timeout(YEAR, serving.as_mut()).await });
+    // Counted already (a tally with no mailbox counts at once), or 0: the
+    // question cannot get into a full mailbox.
+    let counted = tally.total(0).now_or_never().unwrap_or(0) as usize;
+    let taken = gauge.0.taken.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        taken - counted <= NOT_COUNTED,
+        "{taken} requests were taken from the source and {counted} counted while the \
+         tally could not take a command for a year (a mailbox of {MAILBOX}, a limit of \
+         {LIMIT}): at most {NOT_COUNTED} may be taken and not counted. Are the amounts \
+         queued in front of the tally (an unbounded channel to an adder, an add spawned \
+         off), so that a tally that falls behind holds nobody back?"
+    );
+    drop(serving);
 }

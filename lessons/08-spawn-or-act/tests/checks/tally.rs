@@ -305,3 +305,156 @@ async fn adds_from_four_threads_at_once_are_each_counted() {
          so that two adds at once both write the same new total?)"
     );
 }
+
+/// A tally that cannot take a command for a year (its runtime is not
+/// driven), and a caller on a runtime of its own, whose clock runs: the
+/// caller's adds wait for room in the full mailbox, and its question for
+/// room and for its answer, however long. None gives up: an add that gives
+/// up drops its amount, and a question that gives up answers without the
+/// tally. Once the tally runs again, every add is counted and the question
+/// answered with all of them.
+#[test]
+fn a_full_mailbox_is_waited_for_however_long() {
+    // A mailbox of 1 that 3 adds overflow; one of 2 that an add and the
+    // question fit in, the question waiting for its answer.
+    for (capacity, adds) in [(1, 3), (2, 1)] {
+        waits_for_a_tally_that_cannot_run(capacity, adds);
+    }
+}
+
+fn waits_for_a_tally_that_cannot_run(capacity: usize, adds: u64) {
+    const YEAR: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+    let tally_runtime = paused_runtime();
+    let tally = {
+        let _inside = tally_runtime.enter();
+        Tally::new(capacity)
+    };
+    let caller_runtime = paused_runtime();
+    let mut caller = Box::pin(async {
+        for _ in 0..adds {
+            tally.add(0, 1).await;
+        }
+        tally.total(0).await
+    });
+    // A year on the caller's clock; the tally's task cannot run meanwhile.
+    let early =
+        caller_runtime.block_on(async { tokio::time::timeout(YEAR, caller.as_mut()).await.ok() });
+    // A tally with no mailbox (a lock taken only between awaits) counts
+    // at once, and the caller is done: then with every add counted.
+    if let Some(total) = early {
+        assert_eq!(
+            total, adds,
+            "{adds} adds, then a total, while the tally's task could not run for a year \
+             (a mailbox of {capacity}): the total came back without the tally, and says \
+             {total}. Does a wait for room, or for the answer, give up after a while?"
+        );
+    }
+    // The tally runs again: it takes its commands, and the caller goes on.
+    let mut total = early;
+    for _ in 0..16 {
+        if total.is_some() {
+            break;
+        }
+        tally_runtime.block_on(lesson_support::settle());
+        let polled = caller_runtime.block_on(async { futures::poll!(caller.as_mut()) });
+        total = match polled {
+            std::task::Poll::Ready(total) => Some(total),
+            std::task::Poll::Pending => None,
+        };
+    }
+    let total = total.expect("the caller's adds and total are done once the tally runs");
+    assert_eq!(
+        total, adds,
+        "{adds} adds, then a total, while the tally's task could not run for a year (a \
+         mailbox of {capacity}): once it runs, the total is {total}. Does an add that \
+         waits for room give up after a while (a timeout on the send), and drop its \
+         amount?"
+    );
+}
+
+/// Totals of many topics, spread over the whole `u32` range (its largest
+/// too): each topic keeps its own total, however many there are, and however
+/// large. No cap of the tally's own on the topics it keeps (a tally that
+/// forgets its oldest topics past a few thousand), no key narrower than a
+/// topic, and no total narrower than a `u64`.
+#[tokio::test(start_paused = true)]
+async fn ten_thousand_topics_keep_their_own_totals() {
+    const TOPICS: u32 = 10_000;
+    // In pairs 65,536 apart (alike in their lowest 16 bits), the pairs
+    // 858,993 apart, up to 4,294,171,543, and then u32::MAX.
+    let topic = |n: u32| {
+        if n + 1 == TOPICS {
+            u32::MAX
+        } else {
+            n / 2 * 858_993 + n % 2 * 65_536
+        }
+    };
+    // The last topic's amount, 2^40, needs more than 32 bits.
+    let amount = |n: u32| {
+        if n + 1 == TOPICS {
+            1 << 40
+        } else {
+            u64::from(n) + 1
+        }
+    };
+    let tally = Tally::new(16);
+    within("an add to each of 10,000 topics", async {
+        for n in 0..TOPICS {
+            tally.add(topic(n), amount(n)).await;
+        }
+    })
+    .await;
+    let totals = within("the total of each of 10,000 topics", async {
+        let mut totals = Vec::new();
+        for n in 0..TOPICS {
+            totals.push(tally.total(topic(n)).await);
+        }
+        totals
+    })
+    .await;
+    let wrong: Vec<(u32, u64)> = (0..TOPICS)
+        .filter(|n| totals[*n as usize] != amount(*n))
+        .map(|n| (topic(n), totals[n as usize]))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{} of {TOPICS} topics, one add each, have a wrong total, among them (topic, total) \
+         {:?}: does the tally forget topics past a number of its own, or keep them under \
+         a key narrower than a `u32`, or a total narrower than a `u64`?",
+        wrong.len(),
+        &wrong[..wrong.len().min(4)]
+    );
+}
+
+/// A question given up on while it still waits in the mailbox (asked, and
+/// dropped before the tally took it), then an add, then a question: the
+/// tally reads the first question after the asker is gone, and its answer
+/// goes to nobody, not to the next question on its topic, through the same
+/// handle or another. An answer belongs to its question.
+#[tokio::test(start_paused = true)]
+async fn a_question_given_up_in_the_mailbox_leaves_its_answer_to_nobody() {
+    let tally = Tally::new(4);
+    let other = tally.clone();
+    within("an add", tally.add(7, 5)).await;
+    // Asked and given up on; nothing has run since, so it is still in the
+    // mailbox (or, in a tally without one, answered already).
+    let _ = tally.total(7).now_or_never();
+    within("an add", tally.add(7, 3)).await;
+    let answer = within("a total through the same handle", tally.total(7)).await;
+    assert_eq!(
+        answer, 8,
+        "5 was added, a total of it was asked and given up on before the tally read it, \
+         3 was added, and the next total through the same handle says {answer}: does the \
+         answer to the question nobody waits for any more go to the next question on its \
+         topic (answers shared by every asker, told apart by topic)?"
+    );
+    let _ = tally.total(7).now_or_never();
+    within("an add", tally.add(7, 1)).await;
+    let answer = within("a total through another handle", other.total(7)).await;
+    assert_eq!(
+        answer, 9,
+        "5 + 3 + 1 were added, a total asked between the last two given up on, and the \
+         next total, through another handle, says {answer}: an answer belongs to its \
+         question, not to whoever asks next about its topic"
+    );
+}
