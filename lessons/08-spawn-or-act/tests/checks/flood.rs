@@ -502,3 +502,36 @@ fn a_tally_that_cannot_keep_up_holds_serve_back() {
     );
     drop(serving);
 }
+
+/// A limit of 0 is taken as 1, not as "no limit": 24 requests are worked on
+/// one at a time, and each is answered.
+#[tokio::test(start_paused = true)]
+async fn a_limit_of_0_is_taken_as_1() {
+    const REQUESTS: u64 = 24;
+    let tally = Tally::new(4);
+    let gauge = Gauge::default();
+    let work = {
+        let gauge = gauge.clone();
+        move |request: Request| {
+            let gauge = gauge.clone();
+            async move {
+                gauge.start();
+                sleep(Duration::from_millis(1)).await;
+                gauge.finish();
+                amount_of(request.id)
+            }
+        }
+    };
+    let replies = within(
+        "24 requests with a limit of 0",
+        serve(requests(REQUESTS, 4, &gauge), &tally, 0, work),
+    )
+    .await;
+    assert_eq!(replies.len() as u64, REQUESTS, "one reply per request");
+    assert_eq!(
+        gauge.max_in_flight(),
+        1,
+        "the most requests worked on at once, with a limit of 0: a 0 is taken as \
+         1, not as no limit at all"
+    );
+}

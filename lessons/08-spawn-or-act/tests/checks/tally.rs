@@ -74,11 +74,17 @@ fn a_mailbox_of_2_000_holds_2_000_commands() {
 }
 
 fn mailbox_of(capacity: usize) {
+    mailbox_given(capacity, capacity);
+}
+
+/// A mailbox of `given` places (as passed to `Tally::new`) that holds
+/// `capacity` commands.
+fn mailbox_given(given: usize, capacity: usize) {
     // Enough adds to fill the mailbox, and more.
     let tries = (capacity as u64 + 1).max(64);
     let runtime = paused_runtime();
     let inside = runtime.enter();
-    let tally = Tally::new(capacity);
+    let tally = Tally::new(given);
     // Nothing runs the runtime (no `block_on`): a task the tally started
     // cannot take a command from its mailbox. Each add is polled once.
     let mut returned = 0;
@@ -457,4 +463,39 @@ async fn a_question_given_up_in_the_mailbox_leaves_its_answer_to_nobody() {
          next total, through another handle, says {answer}: an answer belongs to its \
          question, not to whoever asks next about its topic"
     );
+}
+
+/// A mailbox of 0 is taken as one of 1 (tokio has no channel of 0), not as
+/// "no bound": with the tally unable to run, one add waits in it, and the
+/// next caller waits for room.
+#[test]
+fn a_mailbox_of_0_holds_one_command() {
+    mailbox_given(0, 1);
+}
+
+/// A thousand questions asked at once, each of its own topic, while the
+/// tally cannot answer any (they are all in its mailbox, or waiting for
+/// room): each gets its own topic's total. An answer belongs to its
+/// question: questions told apart by a number that wraps (a `u8`), or
+/// answers routed by anything but the question itself, mix them up.
+#[tokio::test(start_paused = true)]
+async fn a_thousand_questions_at_once_each_get_their_own_answer() {
+    const TOPICS: u32 = 1_000;
+    let tally = Tally::new(64);
+    for topic in 0..TOPICS {
+        within("an add", tally.add(topic, u64::from(topic) * 7 + 1)).await;
+    }
+    // `join_all` polls every question once before any is answered: the
+    // tally's task runs only when this task waits.
+    let questions = (0..TOPICS).map(|topic| tally.total(topic));
+    let totals = within("a thousand totals", futures::future::join_all(questions)).await;
+    for (topic, total) in (0..TOPICS).zip(totals) {
+        assert_eq!(
+            total,
+            u64::from(topic) * 7 + 1,
+            "the total of topic {topic}, asked with 999 other questions waiting at \
+             once: is each answer sent to its own question (not to a number that \
+             repeats, or to whoever asked about a topic)?"
+        );
+    }
 }
