@@ -789,3 +789,46 @@ fn many_subscriptions_that_left_leave_nothing_behind_while_the_pipeline_runs() {
     );
     drop(pipeline);
 }
+
+#[tokio::test]
+async fn a_stuck_plugin_lets_a_queue_and_a_mailbox_ten_times_the_default_fill() {
+    // Ten times `Config::default()`'s queue and mailbox: a ceiling of the
+    // pipeline's own under a large configured bound stops the filling
+    // short, and the check says so as a stall waiting for the queues.
+    const INGEST: usize = 2_560;
+    const MAILBOX: usize = 640;
+    let mut config = config();
+    config.ingest_capacity = INGEST;
+    config.mailbox_capacity = MAILBOX;
+    let pipeline = start(config).await;
+    let frames = (INGEST + MAILBOX + 200) as u32;
+    let (stuck, held) = Stuck::start(&pipeline, INGEST, MAILBOX, 12, frames).await;
+    stuck.assert_held(&held, "with a queue of 2,560 and a mailbox of 640");
+    stuck.let_go(&pipeline).await;
+}
+
+#[tokio::test]
+async fn a_silent_subscriber_s_channel_ten_times_the_default_fills() {
+    // Frames of 1 KiB: the subscriber's window holds a few dozen, so a
+    // channel that holds fewer than `subscriber_capacity` (2,560, ten times
+    // the default) shows as a stall before that many are published.
+    const CAPACITY: usize = 2_560;
+    const FRAMES: u32 = CAPACITY as u32 + 300;
+    let mut config = config();
+    config.subscriber_capacity = CAPACITY;
+    let pipeline = start(config).await;
+    let mut silent = subscribe_with_small_window(&pipeline).await;
+    let client = send_frames(&pipeline, 13, FRAMES, 1024);
+    until(
+        &pipeline,
+        "a subscriber's channel of 2,560 to fill (a channel of fewer stalls here)",
+        |s| s.published >= CAPACITY as u64,
+    )
+    .await;
+    quiet(&pipeline).await;
+    let snapshots = receive(&pipeline, &mut silent, FRAMES as usize).await;
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
+    assert_complete_and_in_order(&snapshots, &[(13, FRAMES)]);
+}

@@ -844,3 +844,62 @@ fn many_plugins_unplugged_leave_nothing_behind_while_the_pipeline_runs() {
     );
     drop(pipeline);
 }
+
+#[tokio::test]
+async fn retries_of_a_plugin_unplugged_since_still_count() {
+    let pipeline = start(config()).await;
+    let flaky = Flaky {
+        tries: Mutex::default(),
+        addresses: Arc::default(),
+        acked: Arc::default(),
+        failure: Failure::Error,
+    };
+    through(&pipeline, flaky, 1, 25, 16).await;
+    assert_eq!(
+        summary(&pipeline).await.retries,
+        5,
+        "one retry for every fifth message"
+    );
+    assert_eq!(unplug(&pipeline, "flaky").await, 1);
+    let after = summary(&pipeline).await;
+    assert_eq!(
+        after.retries, 5,
+        "the summary says what the pipeline has done so far: the 5 retries of a plugin \
+         unplugged since were done, and still count"
+    );
+}
+
+/// `rounds` rounds of `at_once` plugins plugged at once, then unplugged by
+/// their name.
+async fn plugins_by_the_hundred(pipeline: &Pipeline, at_once: usize, rounds: u32) {
+    for _ in 0..rounds {
+        for _ in 0..at_once {
+            let (passing, _) = Recorder::new("passing");
+            plug(pipeline, passing).await;
+        }
+        assert_eq!(unplug(pipeline, "passing").await, at_once);
+        quiet(pipeline).await;
+    }
+}
+
+#[test]
+fn a_thousand_plugins_unplugged_leave_nothing_behind_while_the_pipeline_runs() {
+    /// Less than 4 bytes kept per plugin unplugged (1,024 more of them): a
+    /// list of the keys unplugged, say, grows by 8.
+    const LEFT: i64 = 4 * 1024;
+    const AT_ONCE: usize = 256;
+    let (runtime, pipeline) = start_on_this_thread(config());
+    // A first round grows what grows once.
+    runtime.block_on(plugins_by_the_hundred(&pipeline, AT_ONCE, 1));
+    let ((), counted) =
+        count_allocations(|| runtime.block_on(plugins_by_the_hundred(&pipeline, AT_ONCE, 4)));
+    assert!(
+        counted.bytes_current < LEFT,
+        "{} more plugins, each unplugged, left {} bytes ({} allocations) alive: something \
+         is kept per plugin after it is unplugged (its key in a list?)",
+        4 * AT_ONCE,
+        counted.bytes_current,
+        counted.count_current
+    );
+    drop(pipeline);
+}
