@@ -832,3 +832,28 @@ async fn a_silent_subscriber_s_channel_ten_times_the_default_fills() {
         .unwrap();
     assert_complete_and_in_order(&snapshots, &[(13, FRAMES)]);
 }
+
+/// A queue, a mailbox and a subscriber channel of 0 are taken as 1, not as
+/// "no bound" (tokio has no channel of 0): a stuck plugin holds the
+/// pipeline as it does with a queue and a mailbox of 1, and once it goes on
+/// every frame arrives.
+#[tokio::test]
+async fn a_queue_and_a_mailbox_of_0_are_taken_as_1() {
+    const FRAMES: u32 = 200;
+    let mut config = config();
+    config.ingest_capacity = 0;
+    config.mailbox_capacity = 0;
+    config.subscriber_capacity = 0;
+    let pipeline = start(config).await;
+    let (stuck, held) = Stuck::start(&pipeline, 1, 1, 3, FRAMES).await;
+    stuck.assert_held(
+        &held,
+        "with a queue and a mailbox of 0 (taken as 1), once quiet",
+    );
+    let seen = stuck.let_go(&pipeline).await;
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        FRAMES as usize,
+        "each handled once"
+    );
+}
