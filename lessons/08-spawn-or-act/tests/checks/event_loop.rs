@@ -1516,11 +1516,12 @@ async fn a_read_that_times_out_is_the_inputs_failure_not_its_end() {
 }
 
 /// A read error is the input failing, whatever its kind: three frames, then
-/// a read that fails once with `Interrupted`, `WouldBlock`, `UnexpectedEof`,
-/// `ConnectionAborted` or `BrokenPipe`, after which the connection reports
-/// its end. For each, the frames are sent on and the loop returns that
-/// error: not `Ok` (an error of one of these kinds taken for the peer's
-/// hang-up, or retried into the end of the input).
+/// a read that fails once with an error of any kind a read can report
+/// (`Interrupted`, `WouldBlock`, `UnexpectedEof`, `NotConnected`,
+/// `ConnectionAborted`, `BrokenPipe`, ... `Other`: two dozen), after which
+/// the connection reports its end. For each, the frames are sent on and the
+/// loop returns that error: not `Ok` (an error of one of these kinds taken
+/// for the peer's hang-up, or retried into the end of the input).
 #[tokio::test(start_paused = true)]
 async fn a_read_error_of_any_kind_is_the_inputs_failure() {
     use std::io::ErrorKind;
@@ -1531,6 +1532,25 @@ async fn a_read_error_of_any_kind_is_the_inputs_failure() {
         ErrorKind::UnexpectedEof,
         ErrorKind::ConnectionAborted,
         ErrorKind::BrokenPipe,
+        ErrorKind::NotConnected,
+        ErrorKind::ConnectionReset,
+        ErrorKind::ConnectionRefused,
+        ErrorKind::HostUnreachable,
+        ErrorKind::NetworkUnreachable,
+        ErrorKind::NetworkDown,
+        ErrorKind::AddrInUse,
+        ErrorKind::AddrNotAvailable,
+        ErrorKind::NotFound,
+        ErrorKind::PermissionDenied,
+        ErrorKind::AlreadyExists,
+        ErrorKind::InvalidInput,
+        ErrorKind::InvalidData,
+        ErrorKind::TimedOut,
+        ErrorKind::WriteZero,
+        ErrorKind::Unsupported,
+        ErrorKind::OutOfMemory,
+        ErrorKind::ResourceBusy,
+        ErrorKind::Other,
     ] {
         // Not ready at first, so the interval's first tick finds nothing.
         let (reader, _) = ScriptedReader::new([encode(&THREE_FRAMES)], Then::FailOnce(kind));
