@@ -1146,6 +1146,66 @@ async fn a_flush_just_made_waits_a_whole_period_while_frames_are_ready() {
     }
 }
 
+/// A frame that comes in the very instant a flush is made waits for the
+/// next flush: a flush just made is a period away, whatever is read in
+/// that instant. The peer writes a frame once every flush period (paused
+/// time), so that a frame and a flush fall due together, a hundred times;
+/// the batches leave at least a period apart. A timer made anew after each
+/// send (an `interval`, whose first tick is at once) sends the frame read
+/// in that instant in a second batch, at once, about one time in four:
+/// `select!` picks among ready branches at random.
+#[tokio::test(start_paused = true)]
+async fn a_frame_that_comes_as_a_flush_is_made_waits_for_the_next_one() {
+    const FLUSH_EVERY: Duration = Duration::from_millis(10);
+    const FRAMES: usize = 100;
+    let (mut peer, connection) = tokio::io::duplex(64 * 1024);
+    let (sender, mut batches) = mpsc::channel::<Vec<Bytes>>(FRAMES + 1);
+    let write = async move {
+        for n in 0..FRAMES {
+            peer.write_all(&encode(&[format!("frame {n:03}")]))
+                .await
+                .unwrap();
+            sleep(FLUSH_EVERY).await;
+        }
+        // The input ends once every frame has been flushed.
+        sleep(3 * FLUSH_EVERY).await;
+    };
+    let receive = async move {
+        let mut got = Vec::new();
+        let mut arrived_at = Vec::new();
+        while let Some(batch) = batches.recv().await {
+            got.extend(texts(&batch));
+            arrived_at.push(Instant::now());
+        }
+        (got, arrived_at)
+    };
+    let (ended, (), (got, arrived_at)) =
+        within("the loop, with a frame every flush period", async {
+            tokio::join!(
+                run_connection(connection, FLUSH_EVERY, sender),
+                write,
+                receive
+            )
+        })
+        .await;
+
+    let expected: Vec<String> = (0..FRAMES).map(|n| format!("frame {n:03}")).collect();
+    assert!(got == expected, "every frame, in order");
+    assert!(ended.is_ok(), "the loop says {ended:?}");
+    let start = arrived_at[0];
+    for pair in arrived_at.windows(2) {
+        let apart = pair[1].duration_since(pair[0]);
+        assert!(
+            apart >= FLUSH_EVERY,
+            "two batches left {apart:?} apart, {:?} after the first, while a frame came \
+             every flush period ({FLUSH_EVERY:?}), in the instant a flush was due: a \
+             frame read in the instant of a flush went in a second batch at once (an \
+             `interval` made anew after each send, whose first tick is at once?)",
+            pair[1].duration_since(start)
+        );
+    }
+}
+
 /// A receiver away for half a second while frames keep coming: the loop
 /// waits for it (the reading stops), and the frames that waited meanwhile
 /// are not sent on in one small batch per flush that was missed. Once the
@@ -1157,52 +1217,14 @@ async fn a_flush_just_made_waits_a_whole_period_while_frames_are_ready() {
 async fn frames_that_waited_for_a_receiver_away_do_not_leave_one_per_missed_flush() {
     const FLUSH_EVERY: Duration = Duration::from_millis(10);
     const AWAY: Duration = Duration::from_millis(500);
-    const FRAMES: usize = 200;
-    let (mut peer, connection) = tokio::io::duplex(64 * 1024);
-    let (sender, mut batches) = mpsc::channel::<Vec<Bytes>>(1);
-    let write = async move {
-        for n in 0..FRAMES {
-            peer.write_all(&encode(&[format!("frame {n:03}")]))
-                .await
-                .unwrap();
-            sleep(Duration::from_millis(5)).await;
-        }
-        // The input ends once every frame has been flushed.
-        sleep(10 * FLUSH_EVERY).await;
-    };
-    // The receiver takes the first batch, is away for half a second, then
-    // takes every batch as it comes.
-    let receive = async move {
-        let mut frames = Vec::new();
-        if let Some(batch) = batches.recv().await {
-            frames.extend(texts(&batch));
-        }
-        sleep(AWAY).await;
-        let back = Instant::now();
-        let mut arrived_at = Vec::new();
-        while let Some(batch) = batches.recv().await {
-            frames.extend(texts(&batch));
-            arrived_at.push(Instant::now());
-        }
-        (frames, back, arrived_at)
-    };
-
-    let (ended, (), (frames, back, arrived_at)) =
-        within("the loop, with a receiver away for half a second", async {
-            tokio::join!(
-                run_connection(connection, FLUSH_EVERY, sender),
-                write,
-                receive
-            )
-        })
-        .await;
-
-    let expected: Vec<String> = (0..FRAMES).map(|n| format!("frame {n:03}")).collect();
-    assert!(
-        frames == expected,
-        "every frame, in order, after the receiver is back"
-    );
-    assert!(ended.is_ok(), "the loop says {ended:?}");
+    let (back, arrived_at) = a_receiver_away(
+        "the loop, with a receiver away for half a second",
+        FLUSH_EVERY,
+        AWAY,
+        200,
+        Duration::from_millis(5),
+    )
+    .await;
     let at_once = arrived_at
         .iter()
         .filter(|at| at.duration_since(back) < FLUSH_EVERY)
@@ -1215,6 +1237,64 @@ async fn frames_that_waited_for_a_receiver_away_do_not_leave_one_per_missed_flus
          with its default `MissedTickBehavior::Burst`?), and a batch is every \
          {FLUSH_EVERY:?}"
     );
+}
+
+/// The loop over a connection whose peer writes `frames` frames, one every
+/// `gap`, and ends the input once they have all been flushed, to a channel
+/// with room for one batch, whose receiver takes the first batch, is away
+/// for `away`, and then takes every batch as it comes. Every frame arrives,
+/// in order, and the loop ends cleanly; what it gives back is the instant
+/// the receiver came back, and the instant each later batch arrived.
+async fn a_receiver_away(
+    what: &str,
+    flush_every: Duration,
+    away: Duration,
+    frames: usize,
+    gap: Duration,
+) -> (Instant, Vec<Instant>) {
+    let (mut peer, connection) = tokio::io::duplex(64 * 1024);
+    let (sender, mut batches) = mpsc::channel::<Vec<Bytes>>(1);
+    let write = async move {
+        for n in 0..frames {
+            peer.write_all(&encode(&[format!("frame {n:03}")]))
+                .await
+                .unwrap();
+            sleep(gap).await;
+        }
+        // The input ends once every frame has been flushed.
+        sleep(10 * flush_every).await;
+    };
+    let receive = async move {
+        let mut got = Vec::new();
+        if let Some(batch) = batches.recv().await {
+            got.extend(texts(&batch));
+        }
+        sleep(away).await;
+        let back = Instant::now();
+        let mut arrived_at = Vec::new();
+        while let Some(batch) = batches.recv().await {
+            got.extend(texts(&batch));
+            arrived_at.push(Instant::now());
+        }
+        (got, back, arrived_at)
+    };
+
+    let (ended, (), (got, back, arrived_at)) = within(what, async {
+        tokio::join!(
+            run_connection(connection, flush_every, sender),
+            write,
+            receive
+        )
+    })
+    .await;
+
+    let expected: Vec<String> = (0..frames).map(|n| format!("frame {n:03}")).collect();
+    assert!(
+        got == expected,
+        "every frame, in order, after the receiver is back"
+    );
+    assert!(ended.is_ok(), "the loop says {ended:?}");
+    (back, arrived_at)
 }
 
 /// The input ends while the channel is full, and the receiver is away for an
@@ -1406,58 +1486,19 @@ async fn the_flush_after_a_receiver_away_is_a_whole_period_before_the_next() {
     // Half a period more than 50 periods: the receiver comes back between
     // two ticks of the loop's first rhythm.
     const AWAY: Duration = Duration::from_millis(505);
-    const FRAMES: usize = 150;
-    let (mut peer, connection) = tokio::io::duplex(64 * 1024);
-    let (sender, mut batches) = mpsc::channel::<Vec<Bytes>>(1);
-    let write = async move {
-        for n in 0..FRAMES {
-            peer.write_all(&encode(&[format!("frame {n:03}")]))
-                .await
-                .unwrap();
-            sleep(Duration::from_millis(4)).await;
-        }
-        // The input ends once every frame has been flushed.
-        sleep(10 * FLUSH_EVERY).await;
-    };
-    // The receiver takes the first batch, is away, then takes every batch
-    // as it comes, noting when.
-    let receive = async move {
-        let mut frames = Vec::new();
-        if let Some(batch) = batches.recv().await {
-            frames.extend(texts(&batch));
-        }
-        sleep(AWAY).await;
-        let back = Instant::now();
-        let mut arrived_at = vec![back];
-        while let Some(batch) = batches.recv().await {
-            frames.extend(texts(&batch));
-            arrived_at.push(Instant::now());
-        }
-        (frames, arrived_at)
-    };
-
-    let (ended, (), (frames, mut arrived_at)) = within(
+    let (back, later) = a_receiver_away(
         "the loop, with a receiver away for 50 and a half flushes",
-        async {
-            tokio::join!(
-                run_connection(connection, FLUSH_EVERY, sender),
-                write,
-                receive
-            )
-        },
+        FLUSH_EVERY,
+        AWAY,
+        150,
+        Duration::from_millis(4),
     )
     .await;
-
-    let expected: Vec<String> = (0..FRAMES).map(|n| format!("frame {n:03}")).collect();
-    assert!(
-        frames == expected,
-        "every frame, in order, after the receiver is back"
-    );
-    assert!(ended.is_ok(), "the loop says {ended:?}");
     // The instant the receiver came back, then each later instant a batch
     // arrived: the batches that waited for it arrive at that first instant.
+    let mut arrived_at = vec![back];
+    arrived_at.extend(later);
     arrived_at.dedup();
-    let back = arrived_at[0];
     for pair in arrived_at.windows(2) {
         let apart = pair[1].duration_since(pair[0]);
         assert!(

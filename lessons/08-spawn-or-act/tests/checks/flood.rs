@@ -14,11 +14,13 @@ use lesson_support::{
 };
 use tokio::time::{Instant, sleep};
 
-use super::{Gauge, amount_of, requests, topic_of};
+use super::{Gauge, amount_of, gauged_work, requests, topic_of};
 
 #[tokio::test(start_paused = true)]
-async fn a_flood_of_100_000_requests_keeps_at_most_the_limit_in_flight() {
-    const REQUESTS: u64 = 100_000;
+async fn a_flood_of_20_000_requests_keeps_at_most_the_limit_in_flight() {
+    // Twenty times the limit: every place is filled and freed twenty times
+    // over, and the source is asked a thousand times for each round.
+    const REQUESTS: u64 = 20_000;
     // A limit well above the caps a handler might set of its own (64, 100,
     // 256, 512): the configured one is the one that holds.
     const LIMIT: usize = 1_000;
@@ -58,21 +60,10 @@ async fn a_flood_of_100_000_requests_keeps_at_most_the_limit_in_flight() {
             }
         })
     };
-    let work = {
-        let gauge = gauge.clone();
-        move |request: Request| {
-            let gauge = gauge.clone();
-            async move {
-                gauge.start();
-                sleep(Duration::from_millis(1)).await;
-                gauge.finish();
-                amount_of(request.id)
-            }
-        }
-    };
+    let work = gauged_work(&gauge, |_| Duration::from_millis(1), amount_of);
 
     let replies = within(
-        "100,000 requests, 1,000 at a time",
+        "20,000 requests, 1,000 at a time",
         serve(source, &tally, LIMIT, work),
     )
     .await;
@@ -115,18 +106,7 @@ fn a_finished_request_leaves_nothing_behind_but_its_reply() {
             }
         })
     };
-    let work = {
-        let gauge = gauge.clone();
-        move |request: Request| {
-            let gauge = gauge.clone();
-            async move {
-                gauge.start();
-                sleep(Duration::from_millis(1)).await;
-                gauge.finish();
-                amount_of(request.id)
-            }
-        }
-    };
+    let work = gauged_work(&gauge, |_| Duration::from_millis(1), amount_of);
     let mut serving = Box::pin(serve(source, &tally, LIMIT, work));
     // Lets `serve` run until it waits for the gate. With paused time, the
     // clock jumps to the timeout only once every task waits.
@@ -192,18 +172,7 @@ async fn requests_are_worked_on_side_by_side_up_to_the_limit() {
 
     let tally = Tally::new(16);
     let gauge = Gauge::default();
-    let work = {
-        let gauge = gauge.clone();
-        move |request: Request| {
-            let gauge = gauge.clone();
-            async move {
-                gauge.start();
-                sleep(took(request.id)).await;
-                gauge.finish();
-                amount_of(request.id)
-            }
-        }
-    };
+    let work = gauged_work(&gauge, took, amount_of);
     let started = Instant::now();
     let replies = within(
         "1,024 requests, 5 at a time",
@@ -260,18 +229,7 @@ async fn no_request_is_taken_before_there_is_room_for_it() {
             }
         })
     };
-    let work = {
-        let gauge = gauge.clone();
-        move |request: Request| {
-            let gauge = gauge.clone();
-            async move {
-                gauge.start();
-                sleep(Duration::from_millis(1)).await;
-                gauge.finish();
-                amount_of(request.id)
-            }
-        }
-    };
+    let work = gauged_work(&gauge, |_| Duration::from_millis(1), amount_of);
 
     let replies = within(
         "600 requests, 12 at a time",
@@ -306,18 +264,7 @@ async fn the_limit_holds_for_requests_of_minutes_whose_ids_repeat() {
             }
         })
     };
-    let work = {
-        let gauge = gauge.clone();
-        move |request: Request| {
-            let gauge = gauge.clone();
-            async move {
-                gauge.start();
-                sleep(WORK).await;
-                gauge.finish();
-                amount_of(request.id)
-            }
-        }
-    };
+    let work = gauged_work(&gauge, |_| WORK, amount_of);
     // The whole takes three rounds of a year.
     let replies = within_for(
         "12 requests of a year, 4 at a time",
@@ -347,18 +294,7 @@ async fn a_limit_of_10_000_is_kept_whole() {
     const REQUESTS: u64 = LIMIT as u64 + 1_000;
     let tally = Tally::new(16);
     let gauge = Gauge::default();
-    let work = {
-        let gauge = gauge.clone();
-        move |request: Request| {
-            let gauge = gauge.clone();
-            async move {
-                gauge.start();
-                sleep(Duration::from_millis(1)).await;
-                gauge.finish();
-                amount_of(request.id)
-            }
-        }
-    };
+    let work = gauged_work(&gauge, |_| Duration::from_millis(1), amount_of);
 
     let replies = within(
         "11,000 requests, 10,000 at a time",
@@ -419,36 +355,35 @@ async fn work_is_called_only_when_there_is_room() {
 /// handler's own, such as the four cores of a usual machine) and no fewer.
 #[tokio::test(start_paused = true)]
 async fn a_limit_of_1_2_or_3_is_kept_as_given() {
-    const REQUESTS: u64 = 24;
     for limit in [1, 2, 3] {
-        let tally = Tally::new(4);
-        let gauge = Gauge::default();
-        let work = {
-            let gauge = gauge.clone();
-            move |request: Request| {
-                let gauge = gauge.clone();
-                async move {
-                    gauge.start();
-                    sleep(Duration::from_millis(1)).await;
-                    gauge.finish();
-                    amount_of(request.id)
-                }
-            }
-        };
-        let replies = within(
-            "24 requests, 1, 2 or 3 at a time",
-            serve(requests(REQUESTS, 4, &gauge), &tally, limit, work),
-        )
-        .await;
-        assert_eq!(replies.len() as u64, REQUESTS, "one reply per request");
         assert_eq!(
-            gauge.max_in_flight(),
+            most_at_once(limit).await,
             limit,
             "the most requests worked on at once, with a limit of {limit}: the \
              configured limit is the one that holds, however small (is it raised \
              to a floor of your own?)"
         );
     }
+}
+
+/// 24 requests served with a small `limit`, each answered: the most worked
+/// on at once.
+async fn most_at_once(limit: usize) -> usize {
+    const REQUESTS: u64 = 24;
+    let tally = Tally::new(4);
+    let gauge = Gauge::default();
+    let work = gauged_work(&gauge, |_| Duration::from_millis(1), amount_of);
+    let replies = within(
+        &format!("24 requests with a limit of {limit}"),
+        serve(requests(REQUESTS, 4, &gauge), &tally, limit, work),
+    )
+    .await;
+    assert_eq!(
+        replies.len() as u64,
+        REQUESTS,
+        "one reply per request, with a limit of {limit}"
+    );
+    gauge.max_in_flight()
 }
 
 /// A tally that cannot take a command for a year (its runtime is not
@@ -473,18 +408,7 @@ fn a_tally_that_cannot_keep_up_holds_serve_back() {
     };
     let serve_runtime = paused_runtime();
     let gauge = Gauge::default();
-    let work = {
-        let gauge = gauge.clone();
-        move |_: Request| {
-            let gauge = gauge.clone();
-            async move {
-                gauge.start();
-                sleep(Duration::from_millis(1)).await;
-                gauge.finish();
-                1
-            }
-        }
-    };
+    let work = gauged_work(&gauge, |_| Duration::from_millis(1), |_| 1);
     let mut serving = Box::pin(serve(requests(REQUESTS, 1, &gauge), &tally, LIMIT, work));
     // A year on `serve`'s clock; the tally's task cannot run meanwhile.
     let _ = serve_runtime.block_on(async { tokio::time::timeout(YEAR, serving.as_mut()).await });
@@ -507,29 +431,8 @@ fn a_tally_that_cannot_keep_up_holds_serve_back() {
 /// one at a time, and each is answered.
 #[tokio::test(start_paused = true)]
 async fn a_limit_of_0_is_taken_as_1() {
-    const REQUESTS: u64 = 24;
-    let tally = Tally::new(4);
-    let gauge = Gauge::default();
-    let work = {
-        let gauge = gauge.clone();
-        move |request: Request| {
-            let gauge = gauge.clone();
-            async move {
-                gauge.start();
-                sleep(Duration::from_millis(1)).await;
-                gauge.finish();
-                amount_of(request.id)
-            }
-        }
-    };
-    let replies = within(
-        "24 requests with a limit of 0",
-        serve(requests(REQUESTS, 4, &gauge), &tally, 0, work),
-    )
-    .await;
-    assert_eq!(replies.len() as u64, REQUESTS, "one reply per request");
     assert_eq!(
-        gauge.max_in_flight(),
+        most_at_once(0).await,
         1,
         "the most requests worked on at once, with a limit of 0: a 0 is taken as \
          1, not as no limit at all"

@@ -14,7 +14,9 @@ fn no_shortcut_fakes_static() {
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::time::Duration;
 
+use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
 use lesson::Request;
 
@@ -95,6 +97,31 @@ fn requests(count: u64, topics: u32, gauge: &Gauge) -> impl Stream<Item = Reques
             topic: topic_of(id, topics),
         }
     })
+}
+
+/// The work most checks give `serve`: a request's work takes `took(id)` of
+/// (paused) time and comes to `amount(id)`; `gauge` counts it started when
+/// it is first polled, and finished when it is done.
+///
+/// Boxed, so that every check gives `serve` the same type of work: `serve`,
+/// and the task machinery it instantiates for the work's future, are
+/// compiled once for all of them and not once per check, which keeps a
+/// learner's save -> verdict short.
+fn gauged_work(
+    gauge: &Gauge,
+    took: fn(u64) -> Duration,
+    amount: fn(u64) -> u64,
+) -> impl FnMut(Request) -> BoxFuture<'static, u64> + use<> {
+    let gauge = gauge.clone();
+    move |request: Request| {
+        let gauge = gauge.clone();
+        Box::pin(async move {
+            gauge.start();
+            tokio::time::sleep(took(request.id)).await;
+            gauge.finish();
+            amount(request.id)
+        })
+    }
 }
 
 /// The wire form of `payloads`: each one after its length, a big-endian `u32`.

@@ -10,9 +10,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use lesson::{Request, Tally, serve};
 use lesson_support::{PATIENCE, within, within_for};
-use tokio::time::sleep;
 
-use super::{Gauge, amount_of, requests, topic_of};
+use super::{Gauge, amount_of, gauged_work, requests, topic_of};
 
 #[tokio::test(start_paused = true)]
 async fn every_request_is_answered_once_and_counted_once() {
@@ -24,14 +23,14 @@ async fn every_request_is_answered_once_and_counted_once() {
     const SLOW: Duration = Duration::from_secs(365 * 24 * 60 * 60);
     let tally = Tally::new(8);
     // Work of uneven length, so that requests finish out of order.
-    let work = |request: Request| async move {
-        if request.id == SLOW_ID {
-            sleep(SLOW).await;
+    let took = |id| {
+        if id == SLOW_ID {
+            SLOW
         } else {
-            sleep(Duration::from_millis(request.id * 7 % 4)).await;
+            Duration::from_millis(id * 7 % 4)
         }
-        amount_of(request.id)
     };
+    let work = gauged_work(&Gauge::default(), took, amount_of);
 
     // The whole may take as long as the slowest work (paused time).
     let replies = within_for(
@@ -110,10 +109,7 @@ async fn a_request_whose_id_comes_again_is_answered_again() {
         id,
         topic: topic_of(id, TOPICS),
     });
-    let work = |request: Request| async move {
-        sleep(Duration::from_millis(1)).await;
-        amount_of(request.id)
-    };
+    let work = gauged_work(&Gauge::default(), |_| Duration::from_millis(1), amount_of);
     let replies = within(
         "150 requests for 50 ids, 4 at a time",
         serve(stream, &tally, 4, work),
@@ -164,10 +160,11 @@ async fn a_finished_request_is_counted_while_serve_still_runs() {
     let tally = Tally::new(4);
     // 100 requests, then a source that waits for ever.
     let source = requests(REQUESTS, TOPICS, &Gauge::default()).chain(futures::stream::pending());
-    let work = |request: Request| async move {
-        sleep(Duration::from_millis(1 + request.id % 3)).await;
-        amount_of(request.id)
-    };
+    let work = gauged_work(
+        &Gauge::default(),
+        |id| Duration::from_millis(1 + id % 3),
+        amount_of,
+    );
     let mut serving = pin!(serve(source, &tally, 8, work));
     // A year of (paused) time: a source that says nothing for a year has
     // not ended, and `serve` has no timer of its own to end it.
@@ -216,10 +213,7 @@ async fn nothing_serve_started_outlives_it() {
     let tally = Tally::new(1);
     // The work of 64 requests at a time ends at the same instant: their
     // amounts reach the tally together, more than its mailbox holds.
-    let work = |request: Request| async move {
-        sleep(Duration::from_millis(1)).await;
-        amount_of(request.id)
-    };
+    let work = gauged_work(&Gauge::default(), |_| Duration::from_millis(1), amount_of);
     let serving = {
         let tally = tally.clone();
         tokio::spawn(async move {
@@ -287,10 +281,11 @@ async fn an_ended_source_is_not_asked_again() {
     };
     let tally = Tally::new(4);
     // Uneven work, so that requests are still in flight when the source ends.
-    let work = |request: Request| async move {
-        sleep(Duration::from_millis(1 + request.id % 5)).await;
-        amount_of(request.id)
-    };
+    let work = gauged_work(
+        &Gauge::default(),
+        |id| Duration::from_millis(1 + id % 5),
+        amount_of,
+    );
     let replies = within(
         "40 requests, 8 at a time, from a source that ends",
         serve(source, &tally, 8, work),

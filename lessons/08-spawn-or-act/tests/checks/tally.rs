@@ -267,6 +267,12 @@ fn questions_then_adds(capacity: usize) {
     assert_eq!(total, returned as u64, "every add that returned is counted");
 }
 
+/// Held by the checks that start threads of their own, so that they run
+/// one at a time: two first adds race only when both threads are running,
+/// and four threads that hammer the tally beside them leave the two cores
+/// little room.
+static THREADS_OF_THEIR_OWN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Adds to one topic from four threads at once, each on a runtime of its
 /// own, while the check's runtime (the one the tally was made in) waits for
 /// them: every add is counted. An `add` that reads the total and then
@@ -275,6 +281,7 @@ fn questions_then_adds(capacity: usize) {
 /// lock held for the whole update, loses none.
 #[tokio::test]
 async fn adds_from_four_threads_at_once_are_each_counted() {
+    let _cores = THREADS_OF_THEIR_OWN.lock().await;
     const THREADS: u64 = 4;
     const ADDS: u64 = 20_000;
     let tally = Tally::new(4096);
@@ -309,6 +316,103 @@ async fn adds_from_four_threads_at_once_are_each_counted() {
         "{THREADS} threads added 1 to the same topic {ADDS} times each, at once: every \
          add is counted (does `add` read the total, then write it back plus the amount, \
          so that two adds at once both write the same new total?)"
+    );
+}
+
+/// First adds to topics nobody has added to yet, from two threads at once,
+/// each on a runtime of its own, released together before each topic (they
+/// spin until both are there): every add is counted. A shared map that
+/// looks for the topic under one lock and inserts it under another (a read
+/// lock, then a write lock) lets two first adds both find nothing and both
+/// insert, and the second insert replaces the first; a single lock for the
+/// whole update, an entry API under the write lock, or one owner that gets
+/// a message per add loses none. The threads go on until they have started
+/// a thousand topics while both were running (other checks share the
+/// cores), or a hundred thousand topics in all.
+#[tokio::test]
+async fn first_adds_to_a_new_topic_from_two_threads_at_once_are_each_counted() {
+    let _cores = THREADS_OF_THEIR_OWN.lock().await;
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
+    const THREADS: u32 = 2;
+    const AT_ONCE: u32 = 1_000;
+    const MOST: u32 = 100_000;
+    // Room for every add: the threads never wait for the tally's task,
+    // which runs on this check's thread, only for each other.
+    let tally = Tally::new((THREADS * MOST) as usize);
+    // How many threads have come to the start of a topic, all topics
+    // counted: topic `t` starts once it is `THREADS * (t + 1)`.
+    let arrived = std::sync::Arc::new(AtomicU32::new(0));
+    // Topics started while both threads were running: the first to come
+    // saw the other come while it spun, without letting go of its core.
+    let together = std::sync::Arc::new(AtomicU32::new(0));
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let (done, mut finished) = tokio::sync::mpsc::unbounded_channel::<u32>();
+    for _ in 0..THREADS {
+        let tally = tally.clone();
+        let (arrived, together, stop) = (arrived.clone(), together.clone(), stop.clone());
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("a current-thread runtime can be built");
+            let mut topic = 0;
+            while topic < MOST && together.load(SeqCst) < AT_ONCE {
+                let first = arrived.fetch_add(1, SeqCst) == THREADS * topic;
+                let mut spins = 0u32;
+                let mut yielded = false;
+                while arrived.load(SeqCst) < THREADS * (topic + 1) && !stop.load(SeqCst) {
+                    spins += 1;
+                    if spins.is_multiple_of(4096) {
+                        // The other thread is not running: let it.
+                        std::thread::yield_now();
+                        yielded = true;
+                    } else {
+                        std::hint::spin_loop();
+                    }
+                }
+                if stop.load(SeqCst) {
+                    break;
+                }
+                // The first to come spun on its core until the other came:
+                // both were running when they went on.
+                if first && !yielded {
+                    together.fetch_add(1, SeqCst);
+                }
+                runtime.block_on(tally.add(topic, 1));
+                topic += 1;
+            }
+            // The other thread may be waiting for this one at a topic it
+            // will not start.
+            stop.store(true, SeqCst);
+            let _ = done.send(topic);
+        });
+    }
+    drop(done);
+    let mut added = Vec::new();
+    within("the first adds of two threads", async {
+        while let Some(topics) = finished.recv().await {
+            added.push(topics);
+        }
+    })
+    .await;
+    // Topics both threads added to (one may have gone one topic further).
+    let both = added.iter().copied().min().unwrap_or(0);
+    let mut short = Vec::new();
+    for topic in 0..both {
+        let total = within("a total", tally.total(topic)).await;
+        if total != u64::from(THREADS) {
+            short.push((topic, total));
+        }
+    }
+    assert!(
+        short.is_empty(),
+        "{THREADS} threads each added 1 to each of {both} new topics, both at once for \
+         {} of them, and {} topics do not total {THREADS} (topic, total: {:?}): two first \
+         adds to one topic at once both inserted it, and one replaced the other (a look \
+         under one lock, and an insert under another?)",
+        together.load(SeqCst),
+        short.len(),
+        &short[..short.len().min(8)]
     );
 }
 
