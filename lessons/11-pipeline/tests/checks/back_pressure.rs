@@ -713,8 +713,9 @@ async fn a_plugin_that_keeps_failing_holds_the_pipeline_like_a_stuck_one() {
 const BATCH: usize = 100;
 
 /// `batches` batches of [`BATCH`] subscriptions at once on one gRPC
-/// connection, each batch gone before the next; after each, two frames are
-/// published to `stays`, and the pipeline finds the gone ones gone.
+/// connection, each batch gone before the next: a frame is published to
+/// the batch (and to `stays`), the batch goes away, and two more frames
+/// are published to `stays`, so that the pipeline finds the gone ones gone.
 async fn subscriptions_come_and_go(
     pipeline: &Pipeline,
     client: &lesson::FeedClient<tonic::transport::Channel>,
@@ -737,18 +738,26 @@ async fn subscriptions_come_and_go(
             streams.iter().all(Result::is_ok),
             "every subscription taken"
         );
+        // A frame for the batch too, before it goes away: what the pipeline
+        // keeps of a subscriber it sent something to goes with it.
+        one_frame_to(pipeline, stays, 3 * batch).await;
         drop(streams);
-        for n in 0..2 {
-            let client = 2 * batch + n;
-            let sent = send_frames(pipeline, client, 1, 16);
-            watched(Look::Pipeline(pipeline), "the client to finish", sent)
-                .await
-                .unwrap();
-            let snapshot = receive(pipeline, stays, 1).await;
-            assert_complete_and_in_order(&snapshot, &[(client, 1)]);
-            quiet(pipeline).await;
+        for n in 1..3 {
+            one_frame_to(pipeline, stays, 3 * batch + n).await;
         }
     }
+}
+
+/// One frame from `client`, published, to `stays` among others; ends once
+/// the pipeline is quiet.
+async fn one_frame_to(pipeline: &Pipeline, stays: &mut Streaming<Snapshot>, client: u32) {
+    let sent = send_frames(pipeline, client, 1, 16);
+    watched(Look::Pipeline(pipeline), "the client to finish", sent)
+        .await
+        .unwrap();
+    let snapshot = receive(pipeline, stays, 1).await;
+    assert_complete_and_in_order(&snapshot, &[(client, 1)]);
+    quiet(pipeline).await;
 }
 
 #[test]
@@ -782,7 +791,8 @@ fn many_subscriptions_that_left_leave_nothing_behind_while_the_pipeline_runs() {
     assert!(
         counted.bytes_current < LEFT,
         "{} more subscribers, each gone, left {} bytes ({} allocations) alive: something \
-         is kept per subscriber after it goes away (a place in a list, left empty?)",
+         is kept per subscriber after it goes away (a place in a list, left empty? a note \
+         of what each was sent?)",
         4 * BATCH,
         counted.bytes_current,
         counted.count_current
@@ -825,7 +835,18 @@ async fn a_silent_subscriber_s_channel_ten_times_the_default_fills() {
         |s| s.published >= CAPACITY as u64,
     )
     .await;
-    quiet(&pipeline).await;
+    let held = quiet(&pipeline).await;
+    // And no more than it: its channel, twice its window, and a frame in
+    // the hands of each task on the way.
+    let bound = CAPACITY as u64 + 2 * u64::from(STREAM_WINDOW).div_ceil(1024) + 2;
+    assert!(
+        held.published <= bound,
+        "{} frames published to a subscriber that reads nothing, whose channel holds \
+         {CAPACITY} (at most {bound}, with its window): a subscriber holds what \
+         `subscriber_capacity` says, not twice as much (a second channel, or a task \
+         with a channel of its own, between the pipeline and the subscriber?)",
+        held.published
+    );
     let snapshots = receive(&pipeline, &mut silent, FRAMES as usize).await;
     watched(Look::Pipeline(&pipeline), "the client to finish", client)
         .await

@@ -47,6 +47,47 @@ async fn every_plugin_gets_a_view_of_the_same_bytes_not_a_copy() {
     }
 }
 
+/// What a plugin gets is a view of the bytes the pipeline read the frame
+/// into (lesson 04's `FrameReader` hands out such views), not a copy made
+/// on the way in, at the door or in the queue. Frames that came in one
+/// read lie next to each other in that buffer, each after its 4-byte
+/// length: a thousand small frames sent at once reach the plugin mostly
+/// as neighbours. A copy of each frame lies wherever the allocator puts
+/// it, and never exactly 4 bytes after the one before.
+#[tokio::test]
+async fn a_frame_reaches_the_plugins_as_a_view_of_the_bytes_it_was_read_into() {
+    const FRAMES: u32 = 1_024;
+    const FRAME: usize = 64;
+    let pipeline = start(config()).await;
+    let (plugin, seen) = Recorder::new("where");
+    plug(&pipeline, plugin).await;
+    let client = send_frames(&pipeline, 3, FRAMES, FRAME);
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
+    until(&pipeline, "every frame to be handled", |s| {
+        s.published == u64::from(FRAMES)
+    })
+    .await;
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), FRAMES as usize, "every frame handled once");
+    let neighbours = seen
+        .windows(2)
+        .filter(|pair| {
+            let (a, b) = (&pair[0].payload, &pair[1].payload);
+            b.as_ptr() as usize == a.as_ptr() as usize + a.len() + 4
+        })
+        .count();
+    assert!(
+        neighbours >= FRAMES as usize / 2,
+        "of {FRAMES} frames of {FRAME} bytes sent at once, {neighbours} reached the plugin \
+         right after the frame before and its 4-byte length, as they lay in the bytes \
+         read: each frame is copied on its way in (`copy_from_slice`, `to_vec`, a buffer of \
+         its own at the door or in the queue?), where the view `FrameReader` made of the \
+         bytes it read is enough"
+    );
+}
+
 /// How the first try of every fifth message fails.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Failure {
@@ -195,6 +236,70 @@ impl Plugin for Picky {
                 Ok(())
             }
         })
+    }
+}
+
+/// A `max_tries` of 0 and a `max_connections` of 0 are taken as 1, as a
+/// queue, a mailbox and a channel of 0 are (`back_pressure::zero`): every
+/// message is tried once, and one that is refused is a dead letter after
+/// that one try; a client is served, and the next once it hangs up.
+/// Taken as they are, they would do nothing: no try at all, every message
+/// acknowledged unseen; no client ever served.
+#[tokio::test]
+async fn a_limit_of_0_connections_and_of_0_tries_is_taken_as_1() {
+    let mut config = config();
+    config.retry.max_tries = 0;
+    config.max_connections = 0;
+    let pipeline = start(config).await;
+    let picky = Picky::default();
+    let tries = Arc::clone(&picky.tries);
+    plug(&pipeline, picky).await;
+    let mut stream = subscribe(&pipeline).await;
+    let good = send_frames(&pipeline, 8, 5, 20);
+    let bad = send_frames(&pipeline, 9, 3, 20);
+    until(
+        &pipeline,
+        "the clients to be served, one at a time, with max_connections at 0 (taken as 1)",
+        |s| s.frames_in == 8,
+    )
+    .await;
+    let snapshots = receive(&pipeline, &mut stream, 8).await;
+    for client in [good, bad] {
+        watched(Look::Pipeline(&pipeline), "the clients to finish", client)
+            .await
+            .unwrap();
+    }
+    assert_complete_and_in_order(&snapshots, &[(8, 5), (9, 3)]);
+
+    let summary = summary(&pipeline).await;
+    let tries = tries.lock().unwrap();
+    assert_eq!(
+        tries.len(),
+        8,
+        "with max_tries at 0 (taken as 1), the plugin was handed {} of the 8 messages: \
+         every message gets its one try, none is acknowledged unseen",
+        tries.len()
+    );
+    for (id, times) in tries.iter() {
+        assert_eq!(
+            times.len(),
+            1,
+            "message {id} was tried {} times, with max_tries at 0 (taken as 1)",
+            times.len()
+        );
+    }
+    assert_eq!(summary.retries, 0, "no retries with one try");
+    assert_eq!(summary.dead_letters.len(), 3, "{:?}", summary.dead_letters);
+    for letter in &summary.dead_letters {
+        assert_eq!(
+            letter.reason,
+            Reason::OutOfTries {
+                tries: 1,
+                last_error: HandlerError("not from 9 (try 1)".into())
+            },
+            "dead letter {}: out of its one try",
+            letter.id
+        );
     }
 }
 
@@ -810,20 +915,9 @@ async fn a_dead_letter_names_the_connection_its_message_came_from() {
     );
 }
 
-/// `rounds` rounds of [`PLUGGED`] plugins plugged at once, then unplugged
-/// by their name.
+/// The plugins plugged at once in a round of [`many_plugins_come_and_go`]
+/// by `many_plugins_unplugged_leave_nothing_behind_while_the_pipeline_runs`.
 const PLUGGED: usize = 64;
-
-async fn many_plugins_come_and_go(pipeline: &Pipeline, rounds: u32) {
-    for _ in 0..rounds {
-        for _ in 0..PLUGGED {
-            let (passing, _) = Recorder::new("passing");
-            plug(pipeline, passing).await;
-        }
-        assert_eq!(unplug(pipeline, "passing").await, PLUGGED);
-        quiet(pipeline).await;
-    }
-}
 
 #[test]
 fn many_plugins_unplugged_leave_nothing_behind_while_the_pipeline_runs() {
@@ -831,9 +925,9 @@ fn many_plugins_unplugged_leave_nothing_behind_while_the_pipeline_runs() {
     const LEFT: i64 = 4 * 1024;
     let (runtime, pipeline) = start_on_this_thread(config());
     // A first round grows what grows once.
-    runtime.block_on(many_plugins_come_and_go(&pipeline, 1));
+    runtime.block_on(many_plugins_come_and_go(&pipeline, PLUGGED, 1));
     let ((), counted) =
-        count_allocations(|| runtime.block_on(many_plugins_come_and_go(&pipeline, 2)));
+        count_allocations(|| runtime.block_on(many_plugins_come_and_go(&pipeline, PLUGGED, 2)));
     assert!(
         counted.bytes_current < LEFT,
         "{} more plugins, each unplugged, left {} bytes ({} allocations) alive: something \
@@ -869,14 +963,25 @@ async fn retries_of_a_plugin_unplugged_since_still_count() {
     );
 }
 
-/// `rounds` rounds of `at_once` plugins plugged at once, then unplugged by
-/// their name.
-async fn plugins_by_the_hundred(pipeline: &Pipeline, at_once: usize, rounds: u32) {
+/// `rounds` rounds of `at_once` plugins plugged at once, each handed a
+/// frame, then unplugged by their name.
+async fn many_plugins_come_and_go(pipeline: &Pipeline, at_once: usize, rounds: u32) {
     for _ in 0..rounds {
         for _ in 0..at_once {
             let (passing, _) = Recorder::new("passing");
             plug(pipeline, passing).await;
         }
+        // What the pipeline keeps of a plugin that settled a message goes
+        // with it too.
+        let before = summary(pipeline).await.published;
+        let sent = send_frames(pipeline, 5, 1, 16);
+        watched(Look::Pipeline(pipeline), "the client to finish", sent)
+            .await
+            .unwrap();
+        until(pipeline, "the frame to be handled by every plugin", |s| {
+            s.published == before + 1
+        })
+        .await;
         assert_eq!(unplug(pipeline, "passing").await, at_once);
         quiet(pipeline).await;
     }
@@ -890,13 +995,13 @@ fn a_thousand_plugins_unplugged_leave_nothing_behind_while_the_pipeline_runs() {
     const AT_ONCE: usize = 256;
     let (runtime, pipeline) = start_on_this_thread(config());
     // A first round grows what grows once.
-    runtime.block_on(plugins_by_the_hundred(&pipeline, AT_ONCE, 1));
+    runtime.block_on(many_plugins_come_and_go(&pipeline, AT_ONCE, 1));
     let ((), counted) =
-        count_allocations(|| runtime.block_on(plugins_by_the_hundred(&pipeline, AT_ONCE, 4)));
+        count_allocations(|| runtime.block_on(many_plugins_come_and_go(&pipeline, AT_ONCE, 4)));
     assert!(
         counted.bytes_current < LEFT,
         "{} more plugins, each unplugged, left {} bytes ({} allocations) alive: something \
-         is kept per plugin after it is unplugged (its key in a list?)",
+         is kept per plugin after it is unplugged (its key in a list? a count of its own, by its key?)",
         4 * AT_ONCE,
         counted.bytes_current,
         counted.count_current

@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tonic::Streaming;
+
+use lesson::Snapshot;
 
 use super::{
     Gated, Look, Recorder, assert_complete_and_in_order, closed_by_server, config, connect_ingest,
@@ -88,19 +91,7 @@ async fn shutdown_finishes_the_frames_waiting_in_the_queue_too() {
     );
 
     let shutdown = tokio::spawn(pipeline.shutdown());
-    let mut snapshots = Vec::new();
-    while let Some(snapshot) = watched(Look::Nothing, "the next snapshot", stream.message())
-        .await
-        .expect("the stream ends cleanly")
-    {
-        snapshots.push(snapshot);
-        // A pipeline that sends a frame twice may never end the stream:
-        // stop reading once there are more snapshots than frames sent.
-        assert!(
-            snapshots.len() <= FRAMES as usize,
-            "more snapshots than the {FRAMES} frames sent: a frame was published twice"
-        );
-    }
+    let snapshots = to_its_end(&mut stream, FRAMES).await;
     let summary = watched(Look::Nothing, "the shutdown to finish", shutdown)
         .await
         .expect("shutdown does not panic");
@@ -236,6 +227,15 @@ async fn shutdown_hands_the_plugins_what_waited_for_room_in_their_mailboxes() {
         "every frame published was handled by the plugin first, the one that waited for room \
          in its mailbox at the shutdown too"
     );
+    let snapshots = to_its_end(&mut stream, FRAMES).await;
+    assert_eq!(snapshots.len() as u64, summary.published);
+    assert_complete_and_in_order(&snapshots, &[(5, summary.published as u32)]);
+}
+
+/// Every snapshot of `stream` until it ends, which it does cleanly. A
+/// pipeline that sends a frame twice may never end the stream: the reading
+/// stops once there are more snapshots than the `frames` sent.
+async fn to_its_end(stream: &mut Streaming<Snapshot>, frames: u32) -> Vec<Snapshot> {
     let mut snapshots = Vec::new();
     while let Some(snapshot) = watched(Look::Nothing, "the next snapshot", stream.message())
         .await
@@ -243,10 +243,9 @@ async fn shutdown_hands_the_plugins_what_waited_for_room_in_their_mailboxes() {
     {
         snapshots.push(snapshot);
         assert!(
-            snapshots.len() <= FRAMES as usize,
-            "a frame published twice"
+            snapshots.len() <= frames as usize,
+            "more snapshots than the {frames} frames sent: a frame was published twice"
         );
     }
-    assert_eq!(snapshots.len() as u64, summary.published);
-    assert_complete_and_in_order(&snapshots, &[(5, summary.published as u32)]);
+    snapshots
 }
