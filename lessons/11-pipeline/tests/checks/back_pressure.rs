@@ -318,12 +318,7 @@ async fn subscribers_come_and_go(
 ) {
     for client in first..first + n {
         drop(subscribe(pipeline).await);
-        let sent = send_frames(pipeline, client, 1, 16);
-        watched(Look::Pipeline(pipeline), "the client to finish", sent)
-            .await
-            .unwrap();
-        let snapshot = receive(pipeline, stays, 1).await;
-        assert_complete_and_in_order(&snapshot, &[(client, 1)]);
+        one_frame_to(pipeline, stays, client).await;
     }
     quiet(pipeline).await;
 }
@@ -741,15 +736,17 @@ async fn subscriptions_come_and_go(
         // A frame for the batch too, before it goes away: what the pipeline
         // keeps of a subscriber it sent something to goes with it.
         one_frame_to(pipeline, stays, 3 * batch).await;
+        quiet(pipeline).await;
         drop(streams);
         for n in 1..3 {
             one_frame_to(pipeline, stays, 3 * batch + n).await;
+            quiet(pipeline).await;
         }
     }
 }
 
-/// One frame from `client`, published, to `stays` among others; ends once
-/// the pipeline is quiet.
+/// One frame from `client`, published, and received by `stays` (among
+/// others).
 async fn one_frame_to(pipeline: &Pipeline, stays: &mut Streaming<Snapshot>, client: u32) {
     let sent = send_frames(pipeline, client, 1, 16);
     watched(Look::Pipeline(pipeline), "the client to finish", sent)
@@ -757,7 +754,6 @@ async fn one_frame_to(pipeline: &Pipeline, stays: &mut Streaming<Snapshot>, clie
         .unwrap();
     let snapshot = receive(pipeline, stays, 1).await;
     assert_complete_and_in_order(&snapshot, &[(client, 1)]);
-    quiet(pipeline).await;
 }
 
 #[test]
