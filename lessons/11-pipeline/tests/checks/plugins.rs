@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 use lesson::{HandlerError, Message, Pipeline, Plugin, Reason, Snapshot};
 use lesson_support::count_allocations;
+use tokio::io::AsyncWriteExt;
 use tonic::Streaming;
 
 use super::{
-    Gated, Look, Recorder, assert_complete_and_in_order, config, ids, plug, quiet, receive,
-    send_frames, start, start_elsewhere, start_on_this_thread, subscribe, summary, through, unplug,
-    until, watched,
+    Gated, Look, Recorder, assert_complete_and_in_order, config, connect_ingest, frame, ids, plug,
+    quiet, receive, send_frames, start, start_elsewhere, start_on_this_thread, subscribe, summary,
+    through, unplug, until, watched, wire,
 };
 
 #[tokio::test]
@@ -242,7 +243,7 @@ impl Plugin for Picky {
 /// A `max_tries` of 0 and a `max_connections` of 0 are taken as 1, as a
 /// queue, a mailbox and a channel of 0 are (`back_pressure::zero`): every
 /// message is tried once, and one that is refused is a dead letter after
-/// that one try; a client is served, and the next once it hangs up.
+/// that one try; a client is served, and the next only once it hangs up.
 /// Taken as they are, they would do nothing: no try at all, every message
 /// acknowledged unseen; no client ever served.
 #[tokio::test]
@@ -255,20 +256,35 @@ async fn a_limit_of_0_connections_and_of_0_tries_is_taken_as_1() {
     let tries = Arc::clone(&picky.tries);
     plug(&pipeline, picky).await;
     let mut stream = subscribe(&pipeline).await;
-    let good = send_frames(&pipeline, 8, 5, 20);
-    let bad = send_frames(&pipeline, 9, 3, 20);
+    // The first client sends its frames and stays open: it holds the one
+    // turn there is, and the second waits for it.
+    let mut first = connect_ingest(&pipeline).await;
+    watched(
+        Look::Pipeline(&pipeline),
+        "the first client's frames to be written",
+        first.write_all(&wire((0..5).map(|n| frame(8, n, 20)))),
+    )
+    .await
+    .expect("the pipeline reads its clients");
     until(
         &pipeline,
-        "the clients to be served, one at a time, with max_connections at 0 (taken as 1)",
-        |s| s.frames_in == 8,
+        "the first client to be served, with max_connections at 0 (taken as 1)",
+        |s| s.frames_in == 5,
     )
     .await;
+    let bad = send_frames(&pipeline, 9, 3, 20);
+    let held = quiet(&pipeline).await;
+    assert_eq!(
+        held.frames_in, 5,
+        "with max_connections at 0 (taken as 1) and one client served and still open, a \
+         second client's frames were taken: a limit of 0 is one client at a time, not no \
+         limit"
+    );
+    drop(first);
     let snapshots = receive(&pipeline, &mut stream, 8).await;
-    for client in [good, bad] {
-        watched(Look::Pipeline(&pipeline), "the clients to finish", client)
-            .await
-            .unwrap();
-    }
+    watched(Look::Pipeline(&pipeline), "the clients to finish", bad)
+        .await
+        .unwrap();
     assert_complete_and_in_order(&snapshots, &[(8, 5), (9, 3)]);
 
     let summary = summary(&pipeline).await;
