@@ -855,39 +855,46 @@ async fn a_silent_subscriber_s_channel_ten_times_the_default_fills() {
 }
 
 /// A queue and a mailbox hold what they are configured to hold: one place
-/// more holds one frame more. With a stuck plugin, a queue (or a mailbox)
-/// of 2 leaves exactly one frame more taken off the socket than one of 1,
-/// all else the same, whatever else holds a frame on the way. A floor of
-/// the pipeline's own under the configured size (a queue or a mailbox of
-/// at least 4) takes as many with 1 as with 2.
+/// more holds one frame more. With a plugin stuck, a queue (or a mailbox)
+/// of 2 lets more frames be taken off the socket than a queue and a
+/// mailbox of 1, all else the same, whatever else holds a frame on the way.
+/// A floor of the pipeline's own under the configured size (a queue or a
+/// mailbox of at least 4) takes as many with 1 as with 2, and the wait for
+/// one frame more stalls.
 #[tokio::test]
 async fn one_place_more_in_the_queue_or_a_mailbox_holds_one_frame_more() {
-    async fn taken(ingest: usize, mailbox: usize) -> u64 {
-        let mut config = config();
-        config.ingest_capacity = ingest;
-        config.mailbox_capacity = mailbox;
-        let pipeline = start(config).await;
-        let (stuck, held) = Stuck::start(&pipeline, ingest, mailbox, 3, 60).await;
+    let base = {
+        let pipeline = start(stuck_config(1, 1)).await;
+        let (_stuck, held) = Stuck::start(&pipeline, 1, 1, 3, 60).await;
+        held.frames_in
+    };
+    for (ingest, mailbox, what) in [(2, 1, "queue"), (1, 2, "mailbox")] {
+        let pipeline = start(stuck_config(ingest, mailbox)).await;
+        let (stuck, _) = Stuck::start(&pipeline, ingest, mailbox, 3, 60).await;
+        let held = until(
+            &pipeline,
+            &format!(
+                "one frame more than the {base} taken with a queue and a mailbox of 1, with a \
+                 {what} of 2 and the plugin stuck (a floor of your own under a small {what}?)"
+            ),
+            |s| s.frames_in > base,
+        )
+        .await;
         stuck.assert_held(
             &held,
-            &format!("with a queue of {ingest} and a mailbox of {mailbox}, once quiet"),
+            &format!("with a queue of {ingest} and a mailbox of {mailbox}"),
         );
         // Dropped, not shut down: the stuck plugin would hold a shutdown.
         drop(pipeline);
-        held.frames_in
     }
-    let base = taken(1, 1).await;
-    for (ingest, mailbox, what) in [(2, 1, "queue"), (1, 2, "mailbox")] {
-        let more = taken(ingest, mailbox).await;
-        assert_eq!(
-            more,
-            base + 1,
-            "with a plugin stuck, a queue and a mailbox of 1 leave {base} frames taken off \
-             the socket, and a {what} of 2 leaves {more}: one place more holds one frame \
-             more (a floor of your own under a small {what}, or a {what} that is not the \
-             configured one?)"
-        );
-    }
+}
+
+/// `Config` with a queue of `ingest` and mailboxes of `mailbox`.
+fn stuck_config(ingest: usize, mailbox: usize) -> lesson::Config {
+    let mut config = config();
+    config.ingest_capacity = ingest;
+    config.mailbox_capacity = mailbox;
+    config
 }
 
 /// A subscriber's channel holds what it is configured to hold: for a
@@ -895,29 +902,34 @@ async fn one_place_more_in_the_queue_or_a_mailbox_holds_one_frame_more() {
 /// a channel of 1, all else the same. (Not exactly one more: what the gRPC
 /// stream pulls from the channel into its window depends on how many are
 /// ready at once.) A floor of the pipeline's own (a channel of at least 4)
-/// takes as many with 1 as with 2.
+/// takes as many with 1 as with 2, and the wait for more stalls.
 #[tokio::test]
 async fn one_place_more_in_a_subscriber_s_channel_holds_more() {
     const FRAME: usize = 16 * 1024;
-    async fn published(channel: usize) -> u64 {
+    let with_channel = |channel: usize| {
         let mut config = config();
         config.subscriber_capacity = channel;
-        let pipeline = start(config).await;
+        config
+    };
+    let base = {
+        let pipeline = start(with_channel(1)).await;
         let _silent = subscribe_with_small_window(&pipeline).await;
         let _client = send_frames(&pipeline, 9, 60, FRAME);
         until(&pipeline, "a frame to be published", |s| s.published > 0).await;
-        let held = quiet(&pipeline).await;
-        drop(pipeline);
-        held.published
-    }
-    let base = published(1).await;
-    let more = published(2).await;
-    assert!(
-        more > base,
-        "a subscriber that reads nothing was published {base} snapshots with a channel of 1 \
-         and {more} with a channel of 2: one place more holds a snapshot more (a floor of \
-         your own under a small channel, or a channel that is not the configured one?)"
-    );
+        quiet(&pipeline).await.published
+    };
+    let pipeline = start(with_channel(2)).await;
+    let _silent = subscribe_with_small_window(&pipeline).await;
+    let _client = send_frames(&pipeline, 9, 60, FRAME);
+    until(
+        &pipeline,
+        &format!(
+            "more than the {base} snapshots published to a subscriber that reads nothing with a \
+             channel of 1, with a channel of 2 (a floor of your own under a small channel?)"
+        ),
+        |s| s.published > base,
+    )
+    .await;
 }
 
 /// A queue, a mailbox and a subscriber channel of 0 are taken as 1, not as
