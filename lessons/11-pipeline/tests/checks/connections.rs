@@ -73,6 +73,18 @@ async fn an_oversize_frame_closes_only_its_connection_with_a_clear_error() {
         "the error says how long the frame claimed to be and what the limit is: {:?}",
         error.error
     );
+    // In words: lesson 04's own, as its `FrameError` displays them.
+    let words = solution_04_pinned_decoder::FrameError::TooLong {
+        length: 1 << 30,
+        max: 1024,
+    }
+    .to_string();
+    assert!(
+        error.error.contains(&words),
+        "the error, {:?}, does not say it in lesson 04's words, {words:?}: a `FrameError` \
+         displayed (`{{error}}`, `to_string()`), not its `Debug` form",
+        error.error
+    );
 }
 
 #[tokio::test]
@@ -285,40 +297,52 @@ async fn connections_past_the_limit_wait_their_turn_and_lose_nothing() {
 }
 
 /// One round of `n` clients, one after another: each connects, sends one
-/// frame and hangs up; the round ends once every frame is published and
-/// the pipeline is quiet.
+/// frame and ends its connection in one of the three ways of [`hang_up`]
+/// (a clean close, a frame too long, a frame cut short); the round ends
+/// once every frame is published, every error reported, and the pipeline
+/// is quiet.
 async fn one_at_a_time(pipeline: &Pipeline, first: u32, n: u32) {
     for client in first..first + n {
-        let sent = send_frames(pipeline, client, 1, 16);
+        let mut bytes = wire([frame(client, 0, 16)]);
+        bytes.extend(hang_up(client));
+        let sent = super::send(pipeline, bytes);
         watched(Look::Pipeline(pipeline), "the client to finish", sent)
             .await
             .unwrap();
     }
-    let all = u64::from(first + n);
-    until(pipeline, "every frame to be published", |s| {
-        s.published == all
-    })
+    let all = first + n;
+    let errors = (0..all).filter(|client| client % 3 != 0).count();
+    until(
+        pipeline,
+        "every frame published and every error reported",
+        |s| s.published == u64::from(all) && s.connection_errors.len() == errors,
+    )
     .await;
     quiet(pipeline).await;
 }
 
 #[test]
 fn connections_that_ended_leave_nothing_behind_while_the_pipeline_runs() {
-    const ROUND: u32 = 32;
-    let (runtime, pipeline) = start_on_this_thread(config());
+    const ROUND: u32 = 48;
+    let mut config = config();
+    config.max_frame_length = 1024;
+    let (runtime, pipeline) = start_on_this_thread(config);
     // A first round grows what grows once: the runtime's I/O slots, the
     // queues' blocks, the arena's slots.
     runtime.block_on(one_at_a_time(&pipeline, 0, ROUND));
     let ((), counted) =
         count_allocations(|| runtime.block_on(one_at_a_time(&pipeline, ROUND, ROUND)));
-    // A connection that ended leaves nothing: its task is gone, and with it
-    // its buffer and its socket. A task kept after it ended (in a `JoinSet`
-    // nobody joins, or a `Vec` of handles) holds its memory for as long as
-    // the pipeline runs.
+    // A connection that ended leaves nothing but its error, if it had one
+    // (its words, one allocation): its task is gone, and with it its buffer
+    // and its socket. A task kept after it ended (in a `JoinSet` nobody
+    // joins, a `Vec` of handles, a map cleaned only on a clean close) holds
+    // its memory for as long as the pipeline runs.
+    let errors = (ROUND..2 * ROUND).filter(|client| client % 3 != 0).count() as i64;
     assert!(
-        counted.count_current < i64::from(ROUND) / 2,
-        "{ROUND} more connections, each ended, left {} allocations ({} bytes) alive: \
-         something is kept per connection after it ends (a finished task nobody reaps?)",
+        counted.count_current < errors + i64::from(ROUND) / 4,
+        "{ROUND} more connections, each ended ({errors} of them with an error), left {} \
+         allocations ({} bytes) alive: something is kept per connection after it ends, \
+         besides its error (a finished task nobody reaps? one that ended with an error?)",
         counted.count_current,
         counted.bytes_current
     );
@@ -361,25 +385,30 @@ async fn as_many_clients_as_the_limit_are_served_at_once() {
     drop(clients);
 }
 
-/// `batches` batches of [`AT_ONCE`] clients at once, each connecting and
-/// hanging up without a frame; each batch ends once all are counted and
-/// the pipeline is quiet.
+/// `batches` batches of [`AT_ONCE`] clients at once, each connecting,
+/// sending one frame and hanging up; each batch ends once all are counted,
+/// every frame is published and the pipeline is quiet.
 const AT_ONCE: u64 = 64;
 
 async fn many_connections_come_and_go(pipeline: &Pipeline, batches: u64) {
     for _ in 0..batches {
-        let before = summary(pipeline).await.connections;
-        let clients: Vec<_> = (0..AT_ONCE)
-            .map(|_| super::send(pipeline, Vec::<u8>::new()))
+        let before = summary(pipeline).await;
+        let clients: Vec<_> = (0..AT_ONCE as u32)
+            .map(|client| super::send_frames(pipeline, client, 1, 16))
             .collect();
         for client in clients {
             watched(Look::Pipeline(pipeline), "the clients to finish", client)
                 .await
                 .unwrap();
         }
-        until(pipeline, "every connection to be counted", |s| {
-            s.connections == before + AT_ONCE
-        })
+        until(
+            pipeline,
+            "every connection counted and its frame published",
+            |s| {
+                s.connections == before.connections + AT_ONCE
+                    && s.published == before.published + AT_ONCE
+            },
+        )
         .await;
         quiet(pipeline).await;
     }
@@ -397,7 +426,7 @@ fn many_connections_that_ended_leave_nothing_behind_while_the_pipeline_runs() {
     assert!(
         counted.bytes_current < LEFT,
         "{} more connections, each ended, left {} bytes ({} allocations) alive: something \
-         is kept per connection after it ends (a table of peers?)",
+         is kept per connection after it ends (a table of peers? a count of its frames?)",
         4 * AT_ONCE,
         counted.bytes_current,
         counted.count_current

@@ -279,3 +279,65 @@ async fn a_message_after_a_dead_letter_waits_the_policy_s_backoff_from_its_own_f
         }
     }
 }
+
+/// A policy whose waits are as long as a `Duration` can be (`Duration::MAX`
+/// as "no cap"): a retry due in centuries is a wait like any other, not a
+/// panic (`Instant::now() + wait` overflows) that takes the plugin's actor
+/// down. The pipeline runs on the check's thread, where its panics are
+/// counted, on the real clock: the first retry's wait is all it takes.
+#[tokio::test]
+async fn a_retry_due_in_centuries_is_a_wait_not_a_crash() {
+    let mut config = config();
+    config.retry = RetryPolicy {
+        max_tries: 3,
+        base: Duration::MAX,
+        cap: Duration::MAX,
+    };
+    let pipeline = super::start(config).await;
+    let panics = lesson_support::panics_on_this_thread();
+    let refuser = Refuser::default();
+    let tries = Arc::clone(&refuser.tries);
+    super::plug(&pipeline, refuser).await;
+    let client = send_frames(&pipeline, 7, 2, 16);
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
+    until(&pipeline, "both frames to be taken", |s| s.frames_in == 2).await;
+    watched(Look::Pipeline(&pipeline), "the first try", async {
+        while tries.lock().unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
+    quiet(&pipeline).await;
+    assert_eq!(
+        lesson_support::panics_on_this_thread() - panics,
+        0,
+        "the pipeline panicked waiting for a retry due in centuries (an `Instant` plus the \
+         wait overflows: `tokio::time::sleep` takes any `Duration`)"
+    );
+    let tried: Vec<usize> = (0..2)
+        .map(|id| tries.lock().unwrap().get(&id).map_or(0, Vec::len))
+        .collect();
+    assert_eq!(
+        tried,
+        [1, 0],
+        "the first message tried once and waiting, the second behind it"
+    );
+    // Still owed, both: unplugged, the plugin leaves a dead letter for each,
+    // and both frames are published.
+    assert_eq!(super::unplug(&pipeline, "refuser").await, 1);
+    let summary = until(&pipeline, "both frames to be published", |s| {
+        s.published == 2
+    })
+    .await;
+    assert_eq!(summary.dead_letters.len(), 2, "{:?}", summary.dead_letters);
+    assert!(
+        summary
+            .dead_letters
+            .iter()
+            .all(|letter| letter.reason == lesson::Reason::Unplugged),
+        "both owed at the unplug: {:?}",
+        summary.dead_letters
+    );
+}

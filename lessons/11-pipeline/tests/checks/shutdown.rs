@@ -201,8 +201,19 @@ async fn shutdown_hands_the_plugins_what_waited_for_room_in_their_mailboxes() {
         ..
     } = stuck;
 
+    let ingest = pipeline.ingest_addr();
     let shutdown = tokio::spawn(pipeline.shutdown());
-    tokio::task::yield_now().await;
+    // While the drain waits for the stuck plugin, the shutdown has stopped
+    // taking connections: the ingest port refuses them. (An acceptor left
+    // running until the drain ends takes connections whose frames go
+    // nowhere.)
+    let what = "the ingest port to refuse connections while the shutdown waits for a stuck plugin";
+    watched(Look::Handled(&seen), what, async {
+        while TcpStream::connect(ingest).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
     // The plugin goes on during the shutdown, and handles what it owes,
     // the message that waited for room in its mailbox too.
     gate.add_permits(FRAMES as usize);
