@@ -122,6 +122,7 @@ async fn shutdown_finishes_the_frames_waiting_in_the_queue_too() {
 async fn shutdown_closes_the_connections_and_the_ports() {
     let pipeline = start(config()).await;
     let ingest = pipeline.ingest_addr();
+    let feed = pipeline.feed_addr();
     let mut stream = subscribe(&pipeline).await;
     let mut open = connect_ingest(&pipeline).await;
     let client = send_frames(&pipeline, 2, 10, 16);
@@ -132,6 +133,13 @@ async fn shutdown_closes_the_connections_and_the_ports() {
 
     // Nothing is left to do: a shutdown that does not end has stopped.
     let summary = watched(Look::Nothing, "the shutdown", pipeline.shutdown()).await;
+    // Stopped by the time `shutdown` returns, not soon after: a connection
+    // made at once, before this task lets any other run, is refused.
+    assert!(
+        std::net::TcpStream::connect(feed).is_err(),
+        "the feed port still takes connections when `shutdown` has returned: the server \
+         was told to stop, and not waited for"
+    );
     assert_eq!(summary.published, 10);
     watched(
         Look::Nothing,
