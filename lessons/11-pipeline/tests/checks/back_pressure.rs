@@ -87,9 +87,7 @@ fn a_stuck_plugin_leaves_what_the_pipeline_cannot_take_in_the_socket() {
             &pipeline,
             INGEST,
             MAILBOX,
-            5,
-            FRAMES,
-            bytes.clone(),
+            &[(5, FRAMES, bytes.clone())],
         ))
     });
     stuck.assert_held(&held, "once quiet");
@@ -105,6 +103,109 @@ fn a_stuck_plugin_leaves_what_the_pipeline_cannot_take_in_the_socket() {
         counted.bytes_current
     );
     runtime.block_on(stuck.let_go(&pipeline));
+    drop(pipeline);
+}
+
+#[test]
+fn a_stuck_plugin_leaves_what_many_connections_cannot_hand_over_in_their_sockets() {
+    // Many clients at once, each sending frames of 64 KiB: what the pipeline
+    // holds in memory is the queue, the mailbox, a frame in each
+    // connection's hands, and a few more, however it counts `frames_in`. A
+    // connection that reads its next frame while the last waits for a place
+    // in the queue holds two, and with many connections that shows.
+    const INGEST: usize = 4;
+    const MAILBOX: usize = 2;
+    const CLIENTS: u32 = 24;
+    const FRAMES: u32 = 6;
+    const FRAME: usize = 64 * 1024;
+    /// Besides the frames: the subscriber's connection, the tasks, each
+    /// connection's buffer and socket (145 to 165 KB in every right design
+    /// tried).
+    const BESIDES: usize = 256 * 1024 + CLIENTS as usize * 8 * 1024;
+    let mut config = config();
+    config.ingest_capacity = INGEST;
+    config.mailbox_capacity = MAILBOX;
+    config.max_frame_length = 1024 * 1024;
+    let (runtime, pipeline) = start_on_this_thread(config);
+    // The clients' bytes are made before the count, and kept.
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            let bytes = wire((0..FRAMES).map(|i| frame(client, i, FRAME)));
+            (client, FRAMES, Bytes::from(bytes))
+        })
+        .collect();
+    let ((stuck, held), counted) = count_allocations(|| {
+        runtime.block_on(Stuck::start_with(&pipeline, INGEST, MAILBOX, &clients))
+    });
+    // Each connection may count the frame in its hands as taken, or not.
+    assert_eq!(held.published, 0, "nothing got past the stuck plugin");
+    let bound = ((INGEST + MAILBOX + CLIENTS as usize + 4) * FRAME + BESIDES) as i64;
+    assert!(
+        counted.bytes_current < bound,
+        "with its only plugin stuck and {CLIENTS} clients sending frames of {FRAME} bytes, \
+         the pipeline holds {} bytes (at most {bound}: the queue, the mailbox, a frame in \
+         each connection's hands and a few more): a connection reads on while its last \
+         frame waits for a place, instead of leaving the client's bytes in TCP",
+        counted.bytes_current
+    );
+    runtime.block_on(stuck.let_go(&pipeline));
+    drop(pipeline);
+}
+
+#[test]
+fn a_snapshot_waiting_for_a_full_subscriber_is_not_copied() {
+    // Frames of 512 KiB, all taken (the queue holds them all) and kept by a
+    // plugin that records them, to a subscriber that reads nothing, whose
+    // channel holds one: the snapshots waiting for it share the frames'
+    // bytes, so what the pipeline holds is the frames and what the gRPC
+    // stream has encoded of them. A copy made while a snapshot waits (to
+    // let the read buffer go, say) is one frame more.
+    const FRAMES: u32 = 8;
+    const FRAME: usize = 512 * 1024;
+    /// Besides the frames and the two snapshots the gRPC stream has
+    /// encoded: buffers, tasks, the subscriber's connection (about 155 KB
+    /// in every right design tried).
+    const BESIDES: usize = 384 * 1024;
+    let mut config = config();
+    config.ingest_capacity = 16;
+    config.mailbox_capacity = 16;
+    config.subscriber_capacity = 1;
+    config.max_frame_length = 1024 * 1024;
+    let (runtime, pipeline) = start_on_this_thread(config);
+    let bytes = Bytes::from(wire((0..FRAMES).map(|i| frame(9, i, FRAME))));
+    let ((stream, client, held, seen), counted) = count_allocations(|| {
+        runtime.block_on(async {
+            let (recorder, seen) = Recorder::new("keeps");
+            plug(&pipeline, recorder).await;
+            let stream = subscribe_with_small_window(&pipeline).await;
+            let client = super::send(&pipeline, bytes.clone());
+            until(&pipeline, "every frame to be handled", |s| {
+                s.frames_in == u64::from(FRAMES)
+            })
+            .await;
+            let held = quiet(&pipeline).await;
+            (stream, client, held, seen)
+        })
+    });
+    seen.lock().unwrap().clear();
+    let bound = ((FRAMES as usize + 2) * FRAME + BESIDES) as i64;
+    assert!(
+        counted.bytes_current < bound,
+        "with {} of {FRAMES} frames of {FRAME} bytes published to a subscriber whose \
+         channel is full, the pipeline holds {} bytes (at most {bound}: the frames, the two \
+         the gRPC stream has encoded, and little more): a snapshot that waits for room is \
+         copied, not shared",
+        held.published,
+        counted.bytes_current
+    );
+    let mut stream = stream;
+    runtime.block_on(async {
+        let snapshots = receive(&pipeline, &mut stream, FRAMES as usize).await;
+        watched(Look::Pipeline(&pipeline), "the client to finish", client)
+            .await
+            .unwrap();
+        assert_complete_and_in_order(&snapshots, &[(9, FRAMES)]);
+    });
     drop(pipeline);
 }
 
@@ -608,6 +709,39 @@ async fn what_a_quick_plugin_handled_is_published_while_frames_keep_coming() {
          {bound}): the loop takes frames before the outcomes that would publish the ones \
          before, and what waits for it has no bound while the clients keep sending"
     );
+}
+
+#[tokio::test]
+async fn a_subscriber_that_goes_away_while_another_is_full_too_takes_nothing_from_it() {
+    // Two subscribers alike (a channel of one, a small window), neither
+    // reading: both fill on the same snapshot, and the pipeline waits for
+    // room in both, in whatever order, or at once. One goes away: the
+    // snapshot is still owed to the other, which then reads everything.
+    const FRAMES: u32 = 60;
+    const FRAME: usize = 16 * 1024;
+    let mut config = config();
+    config.subscriber_capacity = 1;
+    // On a runtime of its own: a loop that spins on the closed channel
+    // fails as a stall, not a hang.
+    let (_elsewhere, pipeline) = start_elsewhere(config).await;
+    let leaves = subscribe_with_small_window(&pipeline).await;
+    let mut stays = subscribe_with_small_window(&pipeline).await;
+    let client = send_frames(&pipeline, 4, FRAMES, FRAME);
+    let held = quiet(&pipeline).await;
+    assert!(
+        held.published < u64::from(FRAMES),
+        "all {FRAMES} frames were published to two subscribers that read none"
+    );
+    drop(leaves);
+    // Time for the server to see the stream reset and drop its end, and
+    // for the pipeline to find it gone.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    quiet(&pipeline).await;
+    let snapshots = receive(&pipeline, &mut stays, FRAMES as usize).await;
+    watched(Look::Pipeline(&pipeline), "the client to finish", client)
+        .await
+        .unwrap();
+    assert_complete_and_in_order(&snapshots, &[(4, FRAMES)]);
 }
 
 #[tokio::test]

@@ -699,9 +699,9 @@ struct Stuck {
     gate: Arc<Semaphore>,
     seen: Seen,
     stream: Streaming<Snapshot>,
-    sending: JoinHandle<()>,
-    client: u32,
-    frames: u32,
+    /// A task for each client, and what it sends: (client, frames).
+    sending: Vec<JoinHandle<()>>,
+    sent: Vec<(u32, u32)>,
     /// The queue, the mailbox, and a frame in the hands of each of the
     /// tasks on the way (the connection's, the loop, the plugin's), one
     /// more for another design: every right design tried takes 1 to 3
@@ -723,23 +723,25 @@ impl Stuck {
         frames: u32,
     ) -> (Stuck, Summary) {
         let bytes = wire((0..frames).map(|i| frame(client, i, 64)));
-        Stuck::start_with(pipeline, ingest, mailbox, client, frames, bytes.into()).await
+        Stuck::start_with(pipeline, ingest, mailbox, &[(client, frames, bytes.into())]).await
     }
 
-    /// [`Stuck::start`], with the client's `frames` frames already on the
-    /// `wire`: a check that counts allocations makes them before it counts.
+    /// [`Stuck::start`], for every client of `clients` at once, each
+    /// `(client, frames, bytes)` with its frames already on the `wire`: a
+    /// check that counts allocations makes them before it counts.
     async fn start_with(
         pipeline: &Pipeline,
         ingest: usize,
         mailbox: usize,
-        client: u32,
-        frames: u32,
-        bytes: Bytes,
+        clients: &[(u32, u32, Bytes)],
     ) -> (Stuck, Summary) {
         let (stuck, gate, seen) = Gated::new("stuck");
         plug(pipeline, stuck).await;
         let stream = subscribe(pipeline).await;
-        let sending = send(pipeline, bytes);
+        let sending = clients
+            .iter()
+            .map(|(_, _, bytes)| send(pipeline, bytes.clone()))
+            .collect();
         until(pipeline, "the queues to fill", |s| {
             s.frames_in >= (ingest + mailbox) as u64
         })
@@ -752,8 +754,10 @@ impl Stuck {
             seen,
             stream,
             sending,
-            client,
-            frames,
+            sent: clients
+                .iter()
+                .map(|&(client, frames, _)| (client, frames))
+                .collect(),
             bound: (ingest + mailbox + 4) as u64,
         };
         (stuck, held)
@@ -776,16 +780,15 @@ impl Stuck {
     /// Lets the plugin go: every frame arrives, complete and in order, and
     /// the client finishes. Returns what the plugin handled.
     async fn let_go(mut self, pipeline: &Pipeline) -> Seen {
-        self.gate.add_permits(self.frames as usize);
-        let snapshots = receive(pipeline, &mut self.stream, self.frames as usize).await;
-        watched(
-            Look::Pipeline(pipeline),
-            "the client to finish",
-            self.sending,
-        )
-        .await
-        .unwrap();
-        assert_complete_and_in_order(&snapshots, &[(self.client, self.frames)]);
+        let total = self.sent.iter().map(|&(_, frames)| frames as usize).sum();
+        self.gate.add_permits(total);
+        let snapshots = receive(pipeline, &mut self.stream, total).await;
+        for client in self.sending {
+            watched(Look::Pipeline(pipeline), "the clients to finish", client)
+                .await
+                .unwrap();
+        }
+        assert_complete_and_in_order(&snapshots, &self.sent);
         self.seen
     }
 }
