@@ -14,9 +14,10 @@ use tokio::io::AsyncWriteExt;
 use tonic::Streaming;
 
 use super::{
-    Look, Recorder, STREAM_WINDOW, Stuck, assert_complete_and_in_order, config, connect_ingest,
-    frame, ids, plug, quiet, receive, send_frames, start, start_elsewhere, start_on_this_thread,
-    subscribe, subscribe_with_small_window, until, watched, watched_counting, wire,
+    Look, Recorder, STREAM_WINDOW, Stuck, all_taken, assert_complete_and_in_order, config,
+    connect_ingest, frame, ids, plug, quiet, receive, send_frames, start, start_elsewhere,
+    start_on_this_thread, stuck_config, subscribe, subscribe_with_small_window, until, watched,
+    watched_counting, wire,
 };
 
 #[tokio::test]
@@ -24,9 +25,7 @@ async fn a_stuck_plugin_stops_the_pipeline_reading_its_sockets() {
     const INGEST: usize = 32;
     const MAILBOX: usize = 16;
     const FRAMES: u32 = 500;
-    let mut config = config();
-    config.ingest_capacity = INGEST;
-    config.mailbox_capacity = MAILBOX;
+    let config = stuck_config(INGEST, MAILBOX);
     let pipeline = start(config).await;
     // Far more than every queue on the way can hold.
     let (stuck, held) = Stuck::start(&pipeline, INGEST, MAILBOX, 3, FRAMES).await;
@@ -72,9 +71,7 @@ fn a_stuck_plugin_leaves_what_the_pipeline_cannot_take_in_the_socket() {
     /// subscriber's connection, the tasks (about 190 KB in every right
     /// design tried), with room to spare.
     const BESIDES: i64 = 256 * 1024;
-    let mut config = config();
-    config.ingest_capacity = INGEST;
-    config.mailbox_capacity = MAILBOX;
+    let mut config = stuck_config(INGEST, MAILBOX);
     // A frame may be as long as 1 MiB: the longest frame allowed is no
     // reason to read that far ahead (a buffer as large, per connection).
     config.max_frame_length = 1024 * 1024;
@@ -122,9 +119,7 @@ fn a_stuck_plugin_leaves_what_many_connections_cannot_hand_over_in_their_sockets
     /// connection's buffer and socket (145 to 165 KB in every right design
     /// tried).
     const BESIDES: usize = 256 * 1024 + CLIENTS as usize * 8 * 1024;
-    let mut config = config();
-    config.ingest_capacity = INGEST;
-    config.mailbox_capacity = MAILBOX;
+    let mut config = stuck_config(INGEST, MAILBOX);
     config.max_frame_length = 1024 * 1024;
     let (runtime, pipeline) = start_on_this_thread(config);
     // The clients' bytes are made before the count, and kept.
@@ -347,14 +342,7 @@ async fn frames_done_behind_the_snapshot_a_gone_subscriber_held_up_are_published
     let (held, gate, handled) = super::Gated::new("held");
     plug(&pipeline, held).await;
     let leaves = subscribe_with_small_window(&pipeline).await;
-    let client = send_frames(&pipeline, 4, FRAMES, FRAME);
-    watched(Look::Pipeline(&pipeline), "the client to finish", client)
-        .await
-        .unwrap();
-    until(&pipeline, "every frame to be taken", |s| {
-        s.frames_in == u64::from(FRAMES)
-    })
-    .await;
+    all_taken(&pipeline, 4, FRAMES, FRAME).await;
     // Time for the loop to take them all from its queue: one left there
     // would move the pipeline on once the subscriber is gone.
     quiet(&pipeline).await;
@@ -605,9 +593,7 @@ async fn a_stuck_plugin_holds_the_pipeline_while_another_keeps_up() {
     const INGEST: usize = 4;
     const MAILBOX: usize = 64;
     const FRAMES: u32 = 500;
-    let mut config = config();
-    config.ingest_capacity = INGEST;
-    config.mailbox_capacity = MAILBOX;
+    let config = stuck_config(INGEST, MAILBOX);
     let pipeline = start(config).await;
     // A plugin that keeps up, plugged before the stuck one: it has room
     // for every frame, and must not be the reason to take more.
@@ -806,9 +792,7 @@ async fn a_stuck_plugin_holds_many_connections_to_one_queue() {
     const MAILBOX: usize = 2;
     const CLIENTS: u32 = 10;
     const FRAMES: u32 = 50;
-    let mut config = config();
-    config.ingest_capacity = INGEST;
-    config.mailbox_capacity = MAILBOX;
+    let config = stuck_config(INGEST, MAILBOX);
     let pipeline = start(config).await;
     let (stuck, gate, seen) = super::Gated::new("stuck");
     plug(&pipeline, stuck).await;
@@ -886,9 +870,7 @@ async fn a_plugin_that_keeps_failing_holds_the_pipeline_like_a_stuck_one() {
     const INGEST: usize = 4;
     const MAILBOX: usize = 2;
     const FRAMES: u32 = 300;
-    let mut config = config();
-    config.ingest_capacity = INGEST;
-    config.mailbox_capacity = MAILBOX;
+    let mut config = stuck_config(INGEST, MAILBOX);
     config.retry.max_tries = u32::MAX;
     let pipeline = start(config).await;
     let working = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -1027,9 +1009,7 @@ async fn a_stuck_plugin_lets_a_queue_and_a_mailbox_ten_times_the_default_fill() 
     // short, and the check says so as a stall waiting for the queues.
     const INGEST: usize = 2_560;
     const MAILBOX: usize = 640;
-    let mut config = config();
-    config.ingest_capacity = INGEST;
-    config.mailbox_capacity = MAILBOX;
+    let config = stuck_config(INGEST, MAILBOX);
     let pipeline = start(config).await;
     let frames = (INGEST + MAILBOX + 200) as u32;
     let (stuck, held) = Stuck::start(&pipeline, INGEST, MAILBOX, 12, frames).await;
@@ -1141,14 +1121,6 @@ async fn a_stuck_plugin_owes_no_more_than_its_mailbox_and_a_message_in_each_hand
         drop(stuck);
         drop(pipeline);
     }
-}
-
-/// `Config` with a queue of `ingest` and mailboxes of `mailbox`.
-fn stuck_config(ingest: usize, mailbox: usize) -> lesson::Config {
-    let mut config = config();
-    config.ingest_capacity = ingest;
-    config.mailbox_capacity = mailbox;
-    config
 }
 
 /// A subscriber's channel holds what it is configured to hold: for a

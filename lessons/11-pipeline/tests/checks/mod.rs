@@ -223,6 +223,15 @@ fn config() -> Config {
     }
 }
 
+/// The checks' [`config`], with a queue into the loop of `ingest` and
+/// mailboxes of `mailbox`: the two bounds a stuck plugin fills.
+fn stuck_config(ingest: usize, mailbox: usize) -> Config {
+    let mut config = config();
+    config.ingest_capacity = ingest;
+    config.mailbox_capacity = mailbox;
+    config
+}
+
 async fn start(config: Config) -> Pipeline {
     watched(
         Look::Nothing,
@@ -393,6 +402,19 @@ fn send(pipeline: &Pipeline, bytes: impl AsRef<[u8]> + Send + 'static) -> JoinHa
 /// `n` frames of `len` bytes from client `client`, sent on a task.
 fn send_frames(pipeline: &Pipeline, client: u32, n: u32, len: usize) -> JoinHandle<()> {
     send(pipeline, wire((0..n).map(|i| frame(client, i, len))))
+}
+
+/// Client `client` sends `n` frames of `len` bytes; returns once it has
+/// written them all and the pipeline has taken all `n` (its first frames).
+async fn all_taken(pipeline: &Pipeline, client: u32, n: u32, len: usize) {
+    let sending = send_frames(pipeline, client, n, len);
+    watched(Look::Pipeline(pipeline), "the client to finish", sending)
+        .await
+        .unwrap();
+    until(pipeline, "every frame to be taken", |s| {
+        s.frames_in == u64::from(n)
+    })
+    .await;
 }
 
 /// Completes when the server has closed `socket` (a clean close, or a

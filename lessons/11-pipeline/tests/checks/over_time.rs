@@ -15,9 +15,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 use super::{
-    Look, Stuck, assert_complete_and_in_order, config, connect_ingest, frame, quiet, receive,
-    send_frames, start_paused, subscribe, subscribe_with_small_window, through, until, watched,
-    wire,
+    Look, Stuck, all_taken, assert_complete_and_in_order, config, connect_ingest, frame, quiet,
+    receive, send_frames, start_paused, stuck_config, subscribe, subscribe_with_small_window,
+    through, until, watched, wire,
 };
 
 /// Longer than any timeout a pipeline might set for itself, and free on a
@@ -93,9 +93,7 @@ async fn a_plugin_stuck_for_minutes_still_holds_the_pipeline_and_loses_nothing()
     const INGEST: usize = 4;
     const MAILBOX: usize = 2;
     const FRAMES: u32 = 200;
-    let mut config = config();
-    config.ingest_capacity = INGEST;
-    config.mailbox_capacity = MAILBOX;
+    let config = stuck_config(INGEST, MAILBOX);
     let (clock, pipeline) = start_paused(config).await;
     let (stuck, _) = Stuck::start(&pipeline, INGEST, MAILBOX, 4, FRAMES).await;
     clock.pass(A_YEAR).await;
@@ -298,11 +296,7 @@ async fn a_retry_due_in_centuries_is_a_wait_not_a_crash() {
     let refuser = Refuser::default();
     let tries = Arc::clone(&refuser.tries);
     super::plug(&pipeline, refuser).await;
-    let client = send_frames(&pipeline, 7, 2, 16);
-    watched(Look::Pipeline(&pipeline), "the client to finish", client)
-        .await
-        .unwrap();
-    until(&pipeline, "both frames to be taken", |s| s.frames_in == 2).await;
+    all_taken(&pipeline, 7, 2, 16).await;
     watched(Look::Pipeline(&pipeline), "the first try", async {
         while tries.lock().unwrap().is_empty() {
             tokio::time::sleep(Duration::from_millis(1)).await;

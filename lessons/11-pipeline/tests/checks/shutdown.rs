@@ -11,8 +11,8 @@ use tonic::Streaming;
 use lesson::Snapshot;
 
 use super::{
-    Gated, Look, Recorder, assert_complete_and_in_order, closed_by_server, config, connect_ingest,
-    frame, ids, origin, plug, quiet, receive, send_frames, start, subscribe,
+    Gated, Look, Recorder, all_taken, assert_complete_and_in_order, closed_by_server, config,
+    connect_ingest, frame, ids, origin, plug, quiet, receive, send_frames, start, subscribe,
     subscribe_with_small_window, unplug, until, watched, wire,
 };
 
@@ -28,14 +28,7 @@ async fn shutdown_finishes_every_frame_taken_and_ends_the_streams() {
     let (slow, gate, handled) = Gated::new("slow");
     plug(&pipeline, slow).await;
     let mut stream = subscribe(&pipeline).await;
-    let client = send_frames(&pipeline, 1, FRAMES, 40);
-    watched(Look::Pipeline(&pipeline), "the client to finish", client)
-        .await
-        .unwrap();
-    until(&pipeline, "every frame to be taken", |s| {
-        s.frames_in == u64::from(FRAMES)
-    })
-    .await;
+    all_taken(&pipeline, 1, FRAMES, 40).await;
 
     // The plugin has handled nothing yet; it gets going during the shutdown.
     let shutdown = tokio::spawn(pipeline.shutdown());
@@ -167,11 +160,7 @@ async fn dropping_the_pipeline_stops_it_without_waiting_and_closes_its_ports() {
     let (unplugged, _other_gate, _) = Gated::new("unplugged");
     plug(&pipeline, stuck).await;
     plug(&pipeline, unplugged).await;
-    let client = send_frames(&pipeline, 3, 20, 16);
-    until(&pipeline, "every frame to be taken", |s| s.frames_in == 20).await;
-    watched(Look::Pipeline(&pipeline), "the client to finish", client)
-        .await
-        .unwrap();
+    all_taken(&pipeline, 3, 20, 16).await;
     assert_eq!(unplug(&pipeline, "unplugged").await, 1);
 
     drop(pipeline);
