@@ -420,8 +420,8 @@ fn many_connections_that_ended_leave_nothing_behind_while_the_pipeline_runs() {
     const LEFT: i64 = 4 * 1024;
     let (runtime, pipeline) = start_on_this_thread(config());
     // A first round grows what grows once. (Finished tasks kept until the
-    // next client comes, at most a limit's worth, are not growth: the
-    // round's own offset the count's.)
+    // next client comes, at most a limit's worth, are not growth either:
+    // the first round leaves as many as the counted one, so they cancel.)
     runtime.block_on(many_connections_come_and_go(&pipeline, 2));
     let ((), counted) =
         count_allocations(|| runtime.block_on(many_connections_come_and_go(&pipeline, 4)));

@@ -715,7 +715,7 @@ async fn through(
 }
 
 /// A pipeline whose only plugin, a [`Gated`] one named "stuck", is stuck,
-/// with a subscriber and a client that sends far more than the queue into
+/// with a subscriber and clients that send far more than the queue into
 /// the loop and the plugin's mailbox hold.
 struct Stuck {
     gate: Arc<Semaphore>,
@@ -800,7 +800,7 @@ impl Stuck {
     }
 
     /// Lets the plugin go: every frame arrives, complete and in order, and
-    /// the client finishes. Returns what the plugin handled.
+    /// every client finishes. Returns what the plugin handled.
     async fn let_go(mut self, pipeline: &Pipeline) -> Seen {
         let total = self.sent.iter().map(|&(_, frames)| frames as usize).sum();
         self.gate.add_permits(total);
